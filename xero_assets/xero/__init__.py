@@ -1,0 +1,1 @@
+"""Talking to Xero: OAuth, scopes, the rate-limited read-only client, Xero's date format. No Dagster here."""

@@ -1,0 +1,75 @@
+"""Shared fixtures: a fresh database on both warehouse backends for every storage test.
+
+Every storage test runs twice, on SQLite and on PostgreSQL, each in its own database or schema so runs never see
+each other's rows. PostgreSQL comes from XERO_ASSETS_TEST_POSTGRES_URL (default: the local test server). Without a
+reachable server the PostgreSQL half is skipped with the reason, except under CI=true, where it fails the run.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+POSTGRES_URL = os.environ.get("XERO_ASSETS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+OPENAPI_DIR = Path(__file__).parent / "openapi"
+
+
+@functools.cache
+def postgres_problem() -> str | None:
+    """Why PostgreSQL cannot be used, or None when it can (probed once per test session)."""
+    try:
+        engine = sa.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+        engine.dispose()
+    except Exception as exc:  # any failure to connect means "not available here"
+        return f"PostgreSQL at {POSTGRES_URL} is not reachable ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+    return None
+
+
+def require_postgres() -> None:
+    """Skip (locally) or fail (CI=true) when PostgreSQL is unavailable."""
+    problem = postgres_problem()
+    if problem is None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true requires PostgreSQL: {problem}")
+    pytest.skip(f"{problem}; set XERO_ASSETS_TEST_POSTGRES_URL to run the PostgreSQL half")
+
+
+def _with_search_path(url: str, schema: str) -> str:
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL URL whose default schema is new and empty, dropped afterwards."""
+    require_postgres()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'create schema "{schema}"'))
+    try:
+        yield _with_search_path(POSTGRES_URL, schema)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'drop schema "{schema}" cascade'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'warehouse.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """A fresh, empty warehouse database: SQLite always, PostgreSQL when configured."""
+    return request.getfixturevalue(f"{request.param}_url")
