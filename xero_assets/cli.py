@@ -1,4 +1,5 @@
-"""`xero-assets`: the command line. Each command is thin; the work lives in the layer it names."""
+"""`xero-assets`: the command line. Each command only parses options and calls the layer that does the work,
+imported lazily so `xero-assets --help` stays fast."""
 
 from __future__ import annotations
 
@@ -15,5 +16,73 @@ def main() -> None:
 @click.option("--size", type=click.Choice(["small", "medium", "large"]), default="small", show_default=True)
 @click.option("--tenants", type=int, default=3, show_default=True)
 def demo(no_ui: bool, size: str, tenants: int) -> None:
-    """Start the sandbox, connect tenants through OAuth, sync them, and serve the UI."""
-    click.echo("xero-assets demo: not built yet (see the open issues).")
+    """Start the sandbox, connect tenants through the real OAuth flow, sync them, then serve the UI."""
+    try:
+        from xero_assets.demo import run_demo
+    except ImportError:
+        click.echo("xero-assets demo: not built yet (see the open issues).")
+        return
+    run_demo(no_ui=no_ui, size=size, tenants=tenants)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8790, show_default=True, help="0 picks a free port.")
+@click.option("--tenants", type=int, default=3, show_default=True, help="Organisations, across AU, NZ, GB and US.")
+@click.option("--size", type=click.Choice(["small", "medium", "large"]), default="small", show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--latency-ms", type=float, default=0.0, show_default=True, help="Added to every response.")
+@click.option("--fault-rate", type=float, default=0.0, show_default=True, help="Share of data calls that fail.")
+@click.option("--rate-limits", type=click.Choice(["on", "off", "starter"]), default="on", show_default=True)
+def sandbox(
+    host: str, port: int, tenants: int, size: str, seed: int, latency_ms: float, fault_rate: float, rate_limits: str
+) -> None:
+    """Serve the emulated Xero; prints one JSON line with its base URL and the default app's credentials."""
+    from xero_assets.sandbox.server import SandboxConfig, serve_forever
+
+    config = SandboxConfig(
+        tenants=tenants, size=size, seed=seed, latency_ms=latency_ms, fault_rate=fault_rate, rate_limits=rate_limits
+    )
+    serve_forever(config, host=host, port=port)
+
+
+@main.command()
+@click.option("--tenant", "tenant_id", help="One tenant id (see `xero-assets connections`).")
+@click.option("--all", "all_tenants", is_flag=True, help="Every active tenant.")
+@click.option("--select", help="Comma-separated API names from the catalog (default: every granted API).")
+@click.option("--full-refresh", is_flag=True, help="Re-read everything and find records Xero no longer returns.")
+def sync(tenant_id: str | None, all_tenants: bool, select: str | None, full_refresh: bool) -> None:
+    """Materialize the sync in-process, with progress, and print a summary table."""
+    from xero_assets.runner import run_sync
+
+    if bool(tenant_id) == all_tenants:
+        raise click.UsageError("give exactly one of --tenant ID or --all")
+    run_sync(tenant_id=tenant_id, select=select.split(",") if select else None, full_refresh=full_refresh)
+
+
+@main.command()
+@click.option("--scopes", help="Space- or comma-separated scopes (default: XERO_SCOPES or the default list).")
+@click.option("--no-browser", is_flag=True, help="Print the authorize URL instead of opening a browser.")
+def connect(scopes: str | None, no_browser: bool) -> None:
+    """Connect Xero organisations: opens Xero's consent page and stores the tokens it returns."""
+    from xero_assets.connections import connect_interactive
+
+    connect_interactive(scopes=scopes.replace(",", " ").split() if scopes else None, open_browser=not no_browser)
+
+
+@main.command()
+def connections() -> None:
+    """The connected tenants with their status, scopes and last token refresh."""
+    from xero_assets.connections import print_connections
+
+    print_connections()
+
+
+@main.command()
+@click.argument("tenant")
+@click.option("--purge", is_flag=True, help="Also delete the tenant's synced data (kept by default).")
+def disconnect(tenant: str, purge: bool) -> None:
+    """Remove a tenant's connection in Xero (revoking the consent when it was its last tenant)."""
+    from xero_assets.connections import disconnect_tenant
+
+    disconnect_tenant(tenant, purge=purge)

@@ -1,0 +1,37 @@
+"""One way to open our database, so the token store and the warehouse agree on URLs and SQLite settings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import sqlalchemy as sa
+
+DEFAULT_DATA_DIR = Path(".xero_assets")
+
+
+def database_url_from_env() -> str:
+    """XERO_ASSETS_DATABASE_URL, or a SQLite file under ./.xero_assets (the embedded default for the demo)."""
+    url = os.environ.get("XERO_ASSETS_DATABASE_URL")
+    if url:
+        return url
+    DEFAULT_DATA_DIR.mkdir(exist_ok=True)
+    return f"sqlite:///{(DEFAULT_DATA_DIR / 'warehouse.db').resolve()}"
+
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine for `url`. SQLite gets WAL and a busy timeout so several processes (Dagster runs, the CLI) can
+    share one file: writers queue for the lock instead of failing with "database is locked"."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 60})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
