@@ -35,3 +35,7 @@ def make_engine(url: str) -> sa.Engine:
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+# Every table of ours (token store and warehouse) attaches to this one MetaData, so `create_all` builds the lot.
+metadata = sa.MetaData()
