@@ -73,3 +73,17 @@ def sqlite_url(tmp_path: Path) -> str:
 def database_url(request: pytest.FixtureRequest) -> str:
     """A fresh, empty warehouse database: SQLite always, PostgreSQL when configured."""
     return request.getfixturevalue(f"{request.param}_url")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say plainly how many PostgreSQL-backed tests ran, so a CI log proves they were not skipped."""
+    counts = {"passed": 0, "failed": 0, "skipped": 0}
+    for outcome in counts:
+        for report in terminalreporter.stats.get(outcome, []):
+            if "postgres" in getattr(report, "keywords", {}):
+                counts[outcome] += 1
+    if any(counts.values()):
+        terminalreporter.write_line(
+            f"PostgreSQL-backed tests: {counts['passed']} passed, {counts['failed']} failed, "
+            f"{counts['skipped']} skipped ({POSTGRES_URL})"
+        )
