@@ -1,0 +1,510 @@
+"""The warehouse: every Xero record kept losslessly, typed tables beside it, reports flattened, and sync cursors.
+
+Why it looks like this:
+- `xero_raw_records` keeps each record's JSON exactly as Xero sent it, keyed by (tenant, api, record id), so nothing a
+  typed table leaves out is ever lost, and a record whose status becomes VOIDED, DELETED or ARCHIVED is updated, not
+  dropped. A hash of the JSON tells inserted / updated / unchanged apart without comparing documents.
+- One page of records is written in ONE transaction together with the cursor that covers it (`xero_sync_state`), so a
+  sync killed at any moment resumes from a cursor that never claims rows it did not store, and memory is bounded by a
+  page, not by the organisation.
+- Writes are batched: one SELECT of the page's existing hashes, then executemany upserts (ON CONFLICT on SQLite and
+  PostgreSQL alike), never a round trip per row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from xero_assets.store import typed
+from xero_assets.store.db import metadata
+from xero_assets.xero import dates
+
+STATUS_FIELDS = ("Status", "ContactStatus", "status")
+
+raw_records = sa.Table(
+    "xero_raw_records",
+    metadata,
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("api", sa.String(64), primary_key=True),
+    sa.Column("record_id", sa.String(255), primary_key=True),
+    sa.Column("updated_utc", sa.DateTime),
+    sa.Column("status", sa.String(64)),
+    sa.Column("data", sa.Text, nullable=False),  # the record's JSON exactly as received
+    sa.Column("hash", sa.String(32), nullable=False),
+    sa.Column("first_seen", sa.DateTime, nullable=False),
+    sa.Column("last_seen", sa.DateTime, nullable=False),
+    sa.Column("deleted_in_xero", sa.Boolean, nullable=False, default=False),
+)
+
+sync_state = sa.Table(
+    "xero_sync_state",
+    metadata,
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("api", sa.String(64), primary_key=True),
+    sa.Column("state", sa.Text, nullable=False),  # SyncState as JSON: one shape for every paging kind
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+report_cells = sa.Table(
+    "xero_report_cells",
+    metadata,
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("report", sa.String(64), primary_key=True),
+    sa.Column("period", sa.String(128), primary_key=True),  # the request it came from, e.g. "2026-11" or a contact
+    sa.Column("row_no", sa.Integer, primary_key=True),
+    sa.Column("col_no", sa.Integer, primary_key=True),
+    sa.Column("section", sa.String(255)),
+    sa.Column("row_type", sa.String(32)),
+    sa.Column("row_label", sa.String(255)),
+    sa.Column("column_label", sa.String(255)),
+    sa.Column("value", sa.String(255)),
+    sa.Column("amount", sa.Numeric(19, 4, asdecimal=False)),
+    sa.Column("account_id", sa.String(64)),
+)
+
+sa.Index("ix_report_cells_account", report_cells.c.tenant_id, report_cells.c.account_id)
+
+
+def now_utc() -> datetime:
+    """Naive UTC, the one timestamp convention of every warehouse column (SQLite has no time zones)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+@dataclass
+class SyncState:
+    """Where the sync of one (tenant, API) stands. Saved in the same transaction as the rows it covers.
+
+    `updated_cursor` is the newest UpdatedDateUTC stored by a COMPLETED scan (the next If-Modified-Since).
+    `journal_offset` is the last JournalNumber stored (Journals resume after it, page by page).
+    `scan_*` describe a scan in progress: the next page to read, the If-Modified-Since it runs with, when it started
+    (for finding records a full refresh no longer sees) and the newest timestamp seen so far. A killed scan resumes
+    at `scan_page` with the same `scan_ims`, so nothing between the old cursor and the kill is skipped.
+    """
+
+    updated_cursor: datetime | None = None
+    journal_offset: int | None = None
+    scan_page: int | None = None
+    scan_ims: datetime | None = None
+    scan_started: datetime | None = None
+    scan_full: bool = False
+    scan_max_updated: datetime | None = None
+    paused_until: datetime | None = None
+    last_completed: datetime | None = None
+
+    def to_json(self) -> str:
+        return json.dumps({k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(self).items()})
+
+    @classmethod
+    def from_json(cls, text: str) -> SyncState:
+        raw = json.loads(text)
+        kinds = {"journal_offset", "scan_page", "scan_full"}
+        return cls(**{k: (v if k in kinds else _dt(v)) for k, v in raw.items() if k in cls.__dataclass_fields__})
+
+    @property
+    def cursor_label(self) -> str:
+        """The cursor as a person reads it in Dagster's metadata."""
+        parts = []
+        if self.updated_cursor:
+            parts.append(f"modified since {self.updated_cursor.isoformat()}Z")
+        if self.journal_offset is not None:
+            parts.append(f"after JournalNumber {self.journal_offset}")
+        if self.scan_page is not None:
+            parts.append(f"scan resumes at page {self.scan_page}")
+        return "; ".join(parts) or "none (full read)"
+
+
+@dataclass
+class WriteCounts:
+    """What one write did; added up over the pages of a sync."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted_in_xero: int = 0
+
+    def __iadd__(self, other: WriteCounts) -> WriteCounts:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.deleted_in_xero += other.deleted_in_xero
+        return self
+
+    @property
+    def seen(self) -> int:
+        return self.inserted + self.updated + self.unchanged
+
+
+@dataclass
+class _RawRow:
+    record_id: str
+    data: str
+    hash: str
+    updated_utc: datetime | None
+    status: str | None
+    record: Mapping[str, Any] = field(repr=False)
+
+
+def _dumps(record: Any) -> str:
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
+
+
+def _raw_row(record_id: str, record: Mapping[str, Any], updated_field: str | None) -> _RawRow:
+    data = _dumps(record)
+    updated = record.get(updated_field) if updated_field else record.get("UpdatedDateUTC")
+    moment = dates.parse(updated) if isinstance(updated, str) else None
+    status = next((str(record[f]) for f in STATUS_FIELDS if record.get(f) is not None), None)
+    return _RawRow(
+        record_id=record_id,
+        data=data,
+        hash=hashlib.blake2b(data.encode(), digest_size=16).hexdigest(),
+        updated_utc=moment.replace(tzinfo=None) if moment else None,
+        status=status,
+        record=record,
+    )
+
+
+def _insert(conn: sa.Connection, table: sa.Table) -> Any:
+    """The dialect's INSERT, which offers ON CONFLICT on both backends we support."""
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def _upsert(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], keep: Iterable[str] = ()) -> None:
+    """INSERT ... ON CONFLICT (primary key) DO UPDATE every column except the key and `keep`, as one executemany."""
+    if not rows:
+        return
+    stmt = _insert(conn, table)
+    keys = [c.name for c in table.primary_key.columns]
+    skip = set(keys) | set(keep)
+    update = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in skip}
+    conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=update), list(rows))
+
+
+class Warehouse:
+    """Reads and writes the warehouse through one engine. Thread-safe: each call uses its own connection."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def create(self) -> None:
+        """Create every table of ours that is missing (idempotent)."""
+        metadata.create_all(self.engine)
+
+    # ----- sync state -------------------------------------------------------------------------------------------
+
+    def state(self, tenant_id: str, api: str) -> SyncState:
+        with self.engine.connect() as conn:
+            text = conn.execute(
+                sa.select(sync_state.c.state).where(sync_state.c.tenant_id == tenant_id, sync_state.c.api == api)
+            ).scalar()
+        return SyncState.from_json(text) if text else SyncState()
+
+    def save_state(self, tenant_id: str, api: str, state: SyncState, conn: sa.Connection | None = None) -> None:
+        """Persist `state`; pass `conn` to make it part of a larger transaction (the page it covers)."""
+        row = {"tenant_id": tenant_id, "api": api, "state": state.to_json(), "updated_at": now_utc()}
+        if conn is None:
+            with self.engine.begin() as own:
+                _upsert(own, sync_state, [row])
+        else:
+            _upsert(conn, sync_state, [row])
+
+    # ----- records ----------------------------------------------------------------------------------------------
+
+    def write_records(
+        self,
+        tenant_id: str,
+        api: str,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        id_field: str | None,
+        updated_field: str | None,
+        seen_at: datetime,
+        state: SyncState | None = None,
+        touch_unchanged: bool = False,
+        typed_extra: Mapping[str, Any] | None = None,
+    ) -> WriteCounts:
+        """Upsert one batch of `api` records and, in the same transaction, `state`.
+
+        `touch_unchanged` stamps `last_seen` on unchanged rows too: a full scan needs it to find records Xero no
+        longer returns; an incremental one does not pay for it. `typed_extra` fills typed columns the record itself
+        lacks (NZ/UK leave does not carry its employee's id).
+        """
+        by_id: dict[str, _RawRow] = {}
+        for record in records:
+            record_id = str(record.get(id_field)) if id_field else "settings"
+            if id_field and record.get(id_field) is None:
+                continue
+            by_id[record_id] = _raw_row(record_id, record, updated_field)
+        with self.engine.begin() as conn:
+            counts = self._write_raw(conn, tenant_id, api, by_id, seen_at, touch_unchanged)
+            changed = [row for row in by_id.values() if row.record_id in counts.changed_ids]
+            self._write_typed(conn, tenant_id, api, [row.record for row in changed], typed_extra)
+            if state is not None:
+                self.save_state(tenant_id, api, state, conn)
+        return counts.counts
+
+    def _write_raw(
+        self,
+        conn: sa.Connection,
+        tenant_id: str,
+        api: str,
+        by_id: Mapping[str, _RawRow],
+        seen_at: datetime,
+        touch_unchanged: bool,
+    ) -> _RawResult:
+        result = _RawResult()
+        if not by_id:
+            return result
+        t = raw_records.c
+        existing = {
+            rid: (digest, deleted)
+            for rid, digest, deleted in conn.execute(
+                sa.select(t.record_id, t.hash, t.deleted_in_xero).where(
+                    t.tenant_id == tenant_id, t.api == api, t.record_id.in_(list(by_id))
+                )
+            )
+        }
+        upserts, unchanged = [], []
+        for rid, row in by_id.items():
+            before = existing.get(rid)
+            if before is not None and before[0] == row.hash and not before[1]:
+                unchanged.append(rid)
+                continue
+            if before is None:
+                result.counts.inserted += 1
+            else:
+                result.counts.updated += 1
+            result.changed_ids.add(rid)
+            upserts.append(
+                {
+                    "tenant_id": tenant_id,
+                    "api": api,
+                    "record_id": rid,
+                    "updated_utc": row.updated_utc,
+                    "status": row.status,
+                    "data": row.data,
+                    "hash": row.hash,
+                    "first_seen": seen_at,
+                    "last_seen": seen_at,
+                    "deleted_in_xero": False,
+                }
+            )
+        result.counts.unchanged = len(unchanged)
+        _upsert(conn, raw_records, upserts, keep=("first_seen",))
+        if touch_unchanged and unchanged:
+            conn.execute(
+                raw_records.update()
+                .where(t.tenant_id == tenant_id, t.api == api, t.record_id.in_(unchanged))
+                .values(last_seen=seen_at)
+            )
+        return result
+
+    def _write_typed(
+        self,
+        conn: sa.Connection,
+        tenant_id: str,
+        api: str,
+        records: Sequence[Mapping[str, Any]],
+        extra: Mapping[str, Any] | None,
+    ) -> None:
+        spec = typed.BY_API.get(api)
+        if spec is None or not records:
+            return
+        rows = typed.typed_rows(spec, tenant_id, records)
+        if extra:
+            for row in rows.parent:
+                for key, value in extra.items():
+                    if row.get(key) is None:
+                        row[key] = value
+        self._delete_typed(conn, spec, tenant_id, [row["id"] for row in rows.parent])
+        conn.execute(typed.TABLES[spec.table_name].insert(), rows.parent)
+        for table_name, child_rows in rows.children.items():
+            if child_rows:
+                conn.execute(typed.TABLES[table_name].insert(), child_rows)
+
+    @staticmethod
+    def _delete_typed(conn: sa.Connection, spec: typed.TypedSpec, tenant_id: str, ids: list[str]) -> None:
+        if not ids:
+            return
+        parent = typed.TABLES[spec.table_name]
+        conn.execute(parent.delete().where(parent.c.tenant_id == tenant_id, parent.c.id.in_(ids)))
+        for child in spec.children:
+            table = typed.TABLES[child.table_name]
+            conn.execute(table.delete().where(table.c.tenant_id == tenant_id, table.c.parent_id.in_(ids)))
+
+    def mark_missing_deleted(
+        self, tenant_id: str, api: str, seen_before: datetime, state: SyncState | None = None
+    ) -> int:
+        """After a complete scan: flag records not seen since `seen_before` as deleted in Xero (their rows stay in
+        the raw table for history; typed tables mirror what Xero still has, so theirs go)."""
+        t = raw_records.c
+        where = (t.tenant_id == tenant_id, t.api == api, t.last_seen < seen_before, t.deleted_in_xero.is_(False))
+        with self.engine.begin() as conn:
+            gone = list(conn.execute(sa.select(t.record_id).where(*where)).scalars())
+            if gone:
+                conn.execute(raw_records.update().where(*where).values(deleted_in_xero=True))
+                spec = typed.BY_API.get(api)
+                if spec is not None:
+                    for start in range(0, len(gone), 1000):
+                        self._delete_typed(conn, spec, tenant_id, gone[start : start + 1000])
+            if state is not None:
+                self.save_state(tenant_id, api, state, conn)
+        return len(gone)
+
+    # ----- reports ----------------------------------------------------------------------------------------------
+
+    def write_report(
+        self, tenant_id: str, api: str, period: str, document: Mapping[str, Any], seen_at: datetime
+    ) -> WriteCounts:
+        """Store one report response raw (record id = `period`) and, when it changed, flattened into cells."""
+        row = _raw_row(period, document, None)
+        with self.engine.begin() as conn:
+            result = self._write_raw(conn, tenant_id, api, {period: row}, seen_at, touch_unchanged=True)
+            if result.changed_ids:
+                c = report_cells.c
+                conn.execute(report_cells.delete().where(c.tenant_id == tenant_id, c.report == api, c.period == period))
+                cells = [
+                    {"tenant_id": tenant_id, "report": api, "period": period, **cell}
+                    for cell in flatten_report(document)
+                ]
+                if cells:
+                    conn.execute(report_cells.insert(), cells)
+        return result.counts
+
+    # ----- reads ------------------------------------------------------------------------------------------------
+
+    def record_versions(self, tenant_id: str, api: str, include_deleted: bool = False) -> dict[str, datetime | None]:
+        """{record id: UpdatedDateUTC} for one tenant's API: what tests compare with the sandbox's ground truth."""
+        t = raw_records.c
+        query = sa.select(t.record_id, t.updated_utc).where(t.tenant_id == tenant_id, t.api == api)
+        if not include_deleted:
+            query = query.where(t.deleted_in_xero.is_(False))
+        with self.engine.connect() as conn:
+            return {rid: updated for rid, updated in conn.execute(query)}
+
+    def count(self, tenant_id: str, api: str) -> int:
+        t = raw_records.c
+        with self.engine.connect() as conn:
+            query = sa.select(sa.func.count()).where(
+                t.tenant_id == tenant_id, t.api == api, t.deleted_in_xero.is_(False)
+            )
+            return int(conn.execute(query).scalar() or 0)
+
+    def records(self, tenant_id: str, api: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """The stored records of one tenant's API, newest first (previews, and country/employee look-ups)."""
+        t = raw_records.c
+        query = (
+            sa.select(t.data)
+            .where(t.tenant_id == tenant_id, t.api == api, t.deleted_in_xero.is_(False))
+            .order_by(t.updated_utc.desc(), t.record_id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [json.loads(text) for text in conn.execute(query).scalars()]
+
+    def tenants(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.select(raw_records.c.tenant_id).distinct()).scalars())
+
+    def outstanding_contacts(self, tenant_id: str, invoice_type: str) -> list[str]:
+        """Contacts with an amount still due on an ACCREC or ACCPAY invoice: the only ones whose aged report has
+        anything to say (one call per contact, so asking for the others would waste the tenant's day limit)."""
+        inv = typed.TABLES["xero_invoices"].c
+        query = (
+            sa.select(inv.contactid)
+            .where(
+                inv.tenant_id == tenant_id,
+                inv.type == invoice_type,
+                inv.amountdue > 0,
+                inv.status.in_(("AUTHORISED", "SUBMITTED")),
+                inv.contactid.is_not(None),
+            )
+            .distinct()
+            .order_by(inv.contactid)
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def purge_tenant(self, tenant_id: str) -> None:
+        """Delete every warehouse row of one tenant (disconnect --purge)."""
+        with self.engine.begin() as conn:
+            for table in (raw_records, sync_state, report_cells, *typed.TABLES.values()):
+                conn.execute(table.delete().where(table.c.tenant_id == tenant_id))
+
+
+@dataclass
+class _RawResult:
+    counts: WriteCounts = field(default_factory=WriteCounts)
+    changed_ids: set[str] = field(default_factory=set)
+
+
+def _cell_amount(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return float(value.replace(",", ""))
+    except ValueError:
+        return None
+
+
+def flatten_report(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A Reports/* document as cells: one row per (row, column) with its section, labels, value and account.
+
+    Xero nests Header / Section / Row / SummaryRow rows; the header row names the columns (periods for
+    multi-period reports), the first cell of a row is its label, and a cell's `account` attribute ties it to a
+    ledger account. The published GST/BAS list has no Rows and flattens to nothing (its documents do).
+    """
+    cells: list[dict[str, Any]] = []
+    header: list[str] = []
+    row_no = 0
+
+    def walk(rows: Iterable[Mapping[str, Any]], section: str | None) -> None:
+        nonlocal header, row_no
+        for row in rows:
+            kind = row.get("RowType")
+            if kind == "Header":
+                header = [str(cell.get("Value") or "") for cell in row.get("Cells") or []]
+                continue
+            if kind == "Section":
+                walk(row.get("Rows") or [], row.get("Title") or section)
+                continue
+            values = row.get("Cells") or []
+            if not values:
+                continue
+            row_no += 1
+            label = str(values[0].get("Value") or "")
+            account = None
+            for cell in values:
+                for attribute in cell.get("Attributes") or []:
+                    if attribute.get("Id") == "account":
+                        account = attribute.get("Value")
+            for col_no, cell in enumerate(values[1:], start=1):
+                value = cell.get("Value")
+                cells.append(
+                    {
+                        "row_no": row_no,
+                        "col_no": col_no,
+                        "section": (section or "")[:255],
+                        "row_type": kind,
+                        "row_label": label[:255],
+                        "column_label": (header[col_no] if col_no < len(header) else "")[:255],
+                        "value": None if value is None else str(value)[:255],
+                        "amount": _cell_amount(value if isinstance(value, str) else None),
+                        "account_id": account,
+                    }
+                )
+
+    for report in document.get("Reports") or [document]:
+        walk(report.get("Rows") or [], None)
+    return cells
