@@ -118,3 +118,37 @@ class XeroResource(dg.ConfigurableResource):
                     config.api_url, self._store, limits=self.rate_limits(), max_retries=self.max_retries
                 )
             return self._client, self._store
+
+
+if TYPE_CHECKING:
+    from xero_assets.store.warehouse import Warehouse
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The warehouse database the sync writes and the datasets read (SQLite file by default, PostgreSQL by URL).
+
+    Empty `database_url` falls back to XERO_ASSETS_DATABASE_URL, then to ./.xero_assets/warehouse.db, the same
+    database the token store uses, so one setting moves both.
+    """
+
+    database_url: str = ""
+
+    _warehouse: Warehouse | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self.warehouse()
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._warehouse is not None:
+            self._warehouse.engine.dispose()
+            self._warehouse = None
+
+    def warehouse(self) -> Warehouse:
+        """The warehouse, its tables created on first use."""
+        if self._warehouse is None:
+            from xero_assets.store.db import database_url_from_env, make_engine
+            from xero_assets.store.warehouse import Warehouse
+
+            self._warehouse = Warehouse(make_engine(self.database_url or database_url_from_env()))
+            self._warehouse.create()
+        return self._warehouse

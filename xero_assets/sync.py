@@ -1,0 +1,451 @@
+"""One Xero API for one tenant: pages -> rows -> upsert + cursor, one page per transaction. No Dagster here.
+
+`sync_api` is the unit (one asset's materialization); `sync_tenant` runs a tenant's selected APIs in a thread pool
+that shares ONE TenantClient, so every API of a tenant draws on the same rate limiter (5 in flight, under 60 a
+minute). The Dagster multi-asset, the CLI, the demo, the tests and the benchmark all go through `sync_tenant`.
+
+Cursors, by paging kind (see `SyncState`):
+- If-Modified-Since APIs re-read only what changed since the newest UpdatedDateUTC a completed scan stored; a scan in
+  progress is resumed at its next page with the same If-Modified-Since.
+- Journals continue after the last JournalNumber stored, page by page; a day limit pauses them (cursor kept).
+- APIs Xero cannot filter are read whole each time, and a whole read also finds records Xero no longer returns.
+- Reports are re-read in the fewest calls their parameters allow (`xero_assets.reports`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from typing import Any, Protocol, TypeVar
+
+from xero_assets import catalog, reports
+from xero_assets.catalog import Kind, Paging, XeroApi
+from xero_assets.store.warehouse import SyncState, Warehouse, WriteCounts, now_utc
+from xero_assets.xero import dates
+from xero_assets.xero.errors import DayLimitReached, ScopeNotGranted
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class TenantClientLike(Protocol):
+    """What the sync needs from `xero_assets.xero.client.TenantClient` (a Protocol, so tests may pass fakes)."""
+
+    tenant_id: str
+
+    @property
+    def stats(self) -> Any: ...
+
+    def get_json(
+        self, full_path: str, params: dict[str, str] | None = None, *, modified_since: datetime | None = None
+    ) -> dict[str, Any]: ...
+
+    def iter_pages(self, endpoint: catalog.Endpoint, **kwargs: Any) -> Iterator[Any]: ...
+
+
+@dataclass
+class SyncResult:
+    """What one API's sync did for one tenant: the numbers Dagster shows as materialization metadata."""
+
+    api: str
+    tenant_id: str
+    counts: WriteCounts = field(default_factory=WriteCounts)
+    calls: int = 0
+    pages: int = 0
+    records_read: int = 0
+    day_remaining: int | None = None
+    cursor: str = ""
+    skipped: str | None = None
+    paused_until: datetime | None = None
+    row_count: int = 0
+    seconds: float = 0.0
+    full_read: bool = False
+
+    @property
+    def status(self) -> str:
+        if self.skipped:
+            return f"skipped: {self.skipped}"
+        if self.paused_until:
+            return f"paused until {self.paused_until.isoformat(timespec='seconds')} (day limit)"
+        return "synced"
+
+
+# ----- helpers -----------------------------------------------------------------------------------------------------
+
+
+def prefetch(pages: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """Read `pages` in a background thread, `depth` ahead, so the next download overlaps this page's write.
+
+    Exceptions from the producer are re-raised in the consumer at the point they happened.
+    """
+    buffer: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in pages:
+                while not stop.is_set():
+                    try:
+                        buffer.put(("item", item), timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put(("end", None))
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            buffer.put(("error", exc))
+
+    thread = threading.Thread(target=produce, daemon=True, name="xero-prefetch")
+    thread.start()
+    try:
+        while True:
+            kind, value = buffer.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+
+
+def _max_dt(*values: datetime | None) -> datetime | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+def _newest(records: Iterable[dict[str, Any]], field_name: str | None) -> datetime | None:
+    if not field_name:
+        return None
+    newest = None
+    for record in records:
+        value = record.get(field_name)
+        if isinstance(value, str):
+            moment = dates.parse(value)
+            if moment is not None and (newest is None or moment > newest):
+                newest = moment
+    return newest.replace(tzinfo=None) if newest else None
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def tenant_country(warehouse: Warehouse, tenant_id: str) -> str | None:
+    """The organisation's CountryCode from the stored Organisation record (payroll and tax reports depend on it)."""
+    orgs = warehouse.records(tenant_id, "organisation", limit=1)
+    return orgs[0].get("CountryCode") if orgs else None
+
+
+# ----- one API ----------------------------------------------------------------------------------------------------
+
+
+class _Run:
+    """The state of one `sync_api` call, so the per-paging-kind functions share counting and writing."""
+
+    def __init__(self, client: TenantClientLike, warehouse: Warehouse, api: XeroApi, result: SyncResult) -> None:
+        self.client = client
+        self.warehouse = warehouse
+        self.api = api
+        self.result = result
+        self.tenant_id = result.tenant_id
+
+    def page_seen(self, records: Sequence[Any]) -> None:
+        self.result.calls += 1
+        self.result.pages += 1
+        self.result.records_read += len(records)
+
+
+def sync_api(
+    client: TenantClientLike,
+    warehouse: Warehouse,
+    api: XeroApi,
+    *,
+    country: str | None,
+    granted_scopes: Iterable[str],
+    full_refresh: bool = False,
+    today: date | None = None,
+) -> SyncResult:
+    """Sync one API for the client's tenant. Scope gaps, countries without the API and day limits are results
+    (skipped / paused), never silent and never a failure of the tenant; anything else raises."""
+    started = time.perf_counter()
+    result = SyncResult(api=api.name, tenant_id=client.tenant_id)
+    endpoint = api.endpoint_for(country or "")
+    state = warehouse.state(client.tenant_id, api.name)
+    if api.removed:
+        result.skipped = "Xero removed this API"
+    elif not api.is_granted(granted_scopes):
+        result.skipped = f"scope {api.missing_scope(granted_scopes)} not granted"
+    elif endpoint is None:
+        result.skipped = f"not available for an organisation in {country or 'an unknown country'}"
+    elif state.paused_until and state.paused_until > now_utc() and not full_refresh:
+        result.paused_until = state.paused_until
+    else:
+        run = _Run(client, warehouse, api, result)
+        try:
+            if api.kind is Kind.REPORT:
+                _sync_report(run, endpoint, today or datetime.now(UTC).date())
+            elif endpoint.paging is Paging.OFFSET:
+                _sync_offset(run, endpoint, state, full_refresh)
+            elif endpoint.paging is Paging.PER_EMPLOYEE:
+                _sync_per_employee(run, endpoint, state)
+            else:
+                _sync_scan(run, endpoint, state, full_refresh)
+        except ScopeNotGranted as exc:
+            result.skipped = f"scope {exc.scope or api.missing_scope(())} not granted (Xero answered 401)"
+        except DayLimitReached as exc:
+            reset = exc.reset_at.astimezone(UTC).replace(tzinfo=None)
+            paused = replace(warehouse.state(client.tenant_id, api.name), paused_until=reset)
+            warehouse.save_state(client.tenant_id, api.name, paused)
+            result.paused_until = reset
+    final = warehouse.state(client.tenant_id, api.name)
+    result.cursor = final.cursor_label if api.kind is not Kind.REPORT else "reports are re-read every run"
+    result.row_count = warehouse.count(client.tenant_id, api.name)
+    stats = client.stats
+    result.day_remaining = getattr(stats, "day_remaining", None)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _sync_scan(run: _Run, endpoint: catalog.Endpoint, state: SyncState, full_refresh: bool) -> None:
+    """Page-numbered and single-call lists, incremental by If-Modified-Since where Xero honours it."""
+    wh, api, tenant = run.warehouse, run.api, run.tenant_id
+    resuming = state.scan_page is not None and not (full_refresh and not state.scan_full)
+    if resuming:
+        start_page, ims, complete = state.scan_page or 1, state.scan_ims, state.scan_full
+        scan_started = state.scan_started
+    else:
+        ims = None if (full_refresh or not endpoint.modified_since) else state.updated_cursor
+        start_page, scan_started, complete = 1, now_utc(), ims is None
+    run.result.full_read = complete
+    scan_started = scan_started or now_utc()
+    newest = state.scan_max_updated if resuming else None
+    pages = run.client.iter_pages(
+        endpoint, modified_since=_aware(ims), params=dict(endpoint.params) or None, start_page=start_page
+    )
+    for page in prefetch(pages):
+        run.page_seen(page.records)
+        newest = _max_dt(newest, _newest(page.records, endpoint.updated_field))
+        progress = replace(
+            state,
+            scan_page=page.page + 1,
+            scan_ims=ims,
+            scan_started=scan_started,
+            scan_full=complete,
+            scan_max_updated=newest,
+            paused_until=None,
+        )
+        run.result.counts += wh.write_records(
+            tenant, api.name, page.records, id_field=endpoint.id_field, updated_field=endpoint.updated_field,
+            seen_at=now_utc(), state=progress, touch_unchanged=complete,
+        )  # fmt: skip
+        state = progress
+    done = replace(
+        state,
+        updated_cursor=_max_dt(state.updated_cursor, newest) if endpoint.modified_since else None,
+        scan_page=None, scan_ims=None, scan_started=None, scan_full=False, scan_max_updated=None,
+        paused_until=None, last_completed=now_utc(),
+    )  # fmt: skip
+    if complete:
+        run.result.counts.deleted_in_xero += wh.mark_missing_deleted(tenant, api.name, scan_started, state=done)
+    else:
+        wh.save_state(tenant, api.name, done)
+
+
+def _sync_offset(run: _Run, endpoint: catalog.Endpoint, state: SyncState, full_refresh: bool) -> None:
+    """Journals: after the last JournalNumber stored, 100 a call, oldest first; the offset is saved with each page.
+
+    Journals are immutable (an edit posts a reversal and a new journal), so the offset alone is the cursor and no
+    If-Modified-Since is needed; a full refresh starts again from zero and upserts (nothing is written twice).
+    """
+    wh, tenant = run.warehouse, run.tenant_id
+    offset = 0 if full_refresh else (state.journal_offset or 0)
+    run.result.full_read = offset == 0
+    for page in prefetch(run.client.iter_pages(endpoint, start_offset=offset)):
+        run.page_seen(page.records)
+        numbers = [int(r["JournalNumber"]) for r in page.records if r.get("JournalNumber") is not None]
+        last = max(numbers, default=offset)
+        if page.next_offset is not None:
+            last = max(last, int(page.next_offset))
+        progress = replace(
+            state,
+            journal_offset=max(offset, last) if not full_refresh else last,
+            updated_cursor=_max_dt(state.updated_cursor, _newest(page.records, endpoint.updated_field)),
+            paused_until=None,
+        )
+        run.result.counts += wh.write_records(
+            tenant, run.api.name, page.records, id_field=endpoint.id_field, updated_field=endpoint.updated_field,
+            seen_at=now_utc(), state=progress,
+        )  # fmt: skip
+        state, offset = progress, progress.journal_offset or offset
+    wh.save_state(tenant, run.api.name, replace(state, paused_until=None, last_completed=now_utc()))
+
+
+def _sync_per_employee(run: _Run, endpoint: catalog.Endpoint, state: SyncState) -> None:
+    """NZ/UK leave: one call per payroll employee (from the warehouse), read whole, so deletions are found too."""
+    wh, tenant = run.warehouse, run.tenant_id
+    employee_ids = [str(e.get("employeeID") or e.get("EmployeeID")) for e in wh.records(tenant, "payroll_employees")]
+    scan_started = now_utc()
+    run.result.full_read = True
+    for employee_id in employee_ids:
+        for page in run.client.iter_pages(endpoint, employee_ids=(employee_id,)):
+            run.page_seen(page.records)
+            run.result.counts += wh.write_records(
+                tenant, run.api.name, page.records, id_field=endpoint.id_field, updated_field=endpoint.updated_field,
+                seen_at=now_utc(), touch_unchanged=True, typed_extra={"employeeid": employee_id},
+            )  # fmt: skip
+    done = replace(state, last_completed=now_utc(), paused_until=None)
+    run.result.counts.deleted_in_xero += wh.mark_missing_deleted(tenant, run.api.name, scan_started, state=done)
+
+
+# Fields of a report document that change on every read without the figures changing (generation time, the
+# envelope's request id): stripped before storing so a re-read of unchanged figures is "unchanged".
+_VOLATILE_REPORT_FIELDS = ("UpdatedDateUTC", "ReportDate", "Id", "DateTimeUTC")
+
+
+def _report_document(response: dict[str, Any]) -> dict[str, Any]:
+    reports_ = [
+        {k: v for k, v in report.items() if k not in _VOLATILE_REPORT_FIELDS}
+        for report in response.get("Reports") or []
+    ]
+    return {"Reports": reports_}
+
+
+def _sync_report(run: _Run, endpoint: catalog.Endpoint, today: date) -> None:
+    wh, api, tenant = run.warehouse, run.api, run.tenant_id
+    contacts: list[str] = []
+    if api.name in reports.AGED_INVOICE_TYPE:
+        contacts = wh.outstanding_contacts(tenant, reports.AGED_INVOICE_TYPE[api.name])
+    requests = reports.plan(api.name, today, contacts)
+    if api.name == "tax_reports":
+        listing = run.client.get_json(endpoint.full_path)
+        run.page_seen([0])
+        requests = [
+            reports.ReportRequest(str(r["ReportID"]), {}, f"/{r['ReportID']}")
+            for r in listing.get("Reports") or []
+            if r.get("ReportID")
+        ]
+    seen_at = now_utc()
+    for request in requests:
+        response = run.client.get_json(endpoint.full_path + request.path_suffix, request.params or None)
+        run.page_seen([0])
+        run.result.counts += wh.write_report(tenant, api.name, request.period, _report_document(response), seen_at)
+    wh.save_state(tenant, api.name, SyncState(last_completed=now_utc()))
+    run.result.full_read = True
+
+
+# ----- minimum calls ----------------------------------------------------------------------------------------------
+
+
+def minimum_calls(
+    api: XeroApi,
+    country: str,
+    records: int,
+    *,
+    employees: int = 0,
+    outstanding_contacts: int = 0,
+    published_reports: int = 0,
+) -> int:
+    """The fewest calls a FULL read of `api` can take, given how many records Xero holds.
+
+    - page + pageSize lists: ceil(n / 1000) pages, at least one (Xero's `pagination.pageCount` says when to stop);
+    - page-only lists and Journals (100 a call, no page count): floor(n / 100) + 1, since only a short page (possibly
+      empty) proves the end;
+    - other lists: one call; NZ/UK leave: one per employee;
+    - reports: `xero_assets.reports.plan`'s count (+1 list call for published tax reports).
+    The tests assert the sync makes exactly this many calls; the benchmark prints its calls against it.
+    """
+    endpoint = api.endpoint_for(country)
+    if endpoint is None or api.removed:
+        return 0
+    if api.kind is Kind.REPORT:
+        if api.name == "tax_reports":
+            return 1 + published_reports
+        fake_contacts = ["x"] * outstanding_contacts
+        return len(reports.plan(api.name, datetime.now(UTC).date(), fake_contacts))
+    if endpoint.paging is Paging.PAGE_SIZE:
+        return max(1, math.ceil(records / catalog.PAGE_SIZE_MAX))
+    if endpoint.paging is Paging.OFFSET:
+        return records // catalog.JOURNALS_PAGE_SIZE + 1
+    if endpoint.paging is Paging.PAGE_ONLY:
+        return records // catalog.PAGE_ONLY_SIZE + 1
+    if endpoint.paging is Paging.PER_EMPLOYEE:
+        return employees
+    return 1
+
+
+# ----- one tenant -------------------------------------------------------------------------------------------------
+
+# Read after the rest: they use what the first waves stored (country; payroll employees; outstanding invoices).
+_FIRST = ("organisation",)
+_LAST = ("payroll_leave", "aged_receivables_by_contact", "aged_payables_by_contact")
+
+
+def _weight(api: XeroApi) -> int:
+    """Longest first, so the big paged lists start while the single calls fill the remaining slots."""
+    paging = api.endpoint.paging
+    return {Paging.OFFSET: 0, Paging.PAGE_SIZE: 1, Paging.PAGE_ONLY: 2}.get(paging, 4 if api.kind is Kind.REPORT else 3)
+
+
+def sync_tenant(
+    client: TenantClientLike,
+    warehouse: Warehouse,
+    apis: Sequence[XeroApi] | None = None,
+    *,
+    granted_scopes: Iterable[str],
+    full_refresh: bool = False,
+    max_workers: int = 5,
+    today: date | None = None,
+    on_result: Callable[[SyncResult], None] | None = None,
+) -> list[SyncResult]:
+    """Sync `apis` (default: every syncable API) for one tenant, sharing one client and so one rate limiter.
+
+    Organisation goes first when the country is needed and unknown; payroll leave and the aged reports go last.
+    One API failing does not stop the others; the first failure is re-raised after all have finished, so a run
+    stores everything it could and still fails loudly.
+    """
+    chosen = list(apis if apis is not None else catalog.SYNCABLE)
+    scopes = tuple(granted_scopes)
+    results: dict[str, SyncResult] = {}
+    errors: list[BaseException] = []
+
+    def one(api: XeroApi, country: str | None) -> None:
+        try:
+            result = sync_api(
+                client, warehouse, api, country=country, granted_scopes=scopes, full_refresh=full_refresh, today=today
+            )
+        except BaseException as exc:
+            log.exception("sync of %s failed for tenant %s", api.name, client.tenant_id)
+            errors.append(exc)
+            return
+        results[api.name] = result
+        if on_result:
+            on_result(result)
+
+    country = tenant_country(warehouse, client.tenant_id)
+    first = [a for a in chosen if a.name in _FIRST]
+    if country is None and not first:
+        first = [catalog.get("organisation")]  # read for its CountryCode even when not selected; not reported
+    for api in first:
+        if api in chosen:
+            one(api, None)
+        else:
+            sync_api(client, warehouse, api, country=None, granted_scopes=scopes, full_refresh=False)
+    country = tenant_country(warehouse, client.tenant_id)
+    middle = sorted((a for a in chosen if a.name not in _FIRST + _LAST), key=_weight)
+    last = [a for a in chosen if a.name in _LAST]
+    for wave in (middle, last):
+        with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"sync-{client.tenant_id[:8]}") as pool:
+            list(pool.map(lambda a: one(a, country), wave))
+    if errors:
+        raise errors[0]
+    return [results[a.name] for a in chosen if a.name in results]
