@@ -70,6 +70,16 @@ report_cells = sa.Table(
     sa.Column("account_id", sa.String(64)),
 )
 
+tenants = sa.Table(
+    "xero_tenants",
+    metadata,
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("tenant_name", sa.String(255)),
+    sa.Column("status", sa.String(32), nullable=False),  # the connection's: active / needs_reauthorization / removed
+    sa.Column("active", sa.Boolean, nullable=False),  # False once removed: data kept, no longer synced
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
 sa.Index("ix_report_cells_account", report_cells.c.tenant_id, report_cells.c.account_id)
 
 
@@ -436,10 +446,25 @@ class Warehouse:
         with self.engine.connect() as conn:
             return list(conn.execute(query).scalars())
 
+    def set_tenant_status(self, connections: Iterable[tuple[str, str, str]]) -> None:
+        """Record each tenant's connection status (tenant id, name, status); removed tenants become inactive."""
+        rows = [
+            {"tenant_id": t, "tenant_name": n, "status": s, "active": s != "removed", "updated_at": now_utc()}
+            for t, n, s in connections
+        ]
+        with self.engine.begin() as conn:
+            _upsert(conn, tenants, rows)
+
+    def tenant_status(self) -> dict[str, tuple[str, bool]]:
+        """{tenant id: (status, active)} as the sensor last recorded it."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(tenants.c.tenant_id, tenants.c.status, tenants.c.active))
+            return {t: (s, bool(a)) for t, s, a in rows}
+
     def purge_tenant(self, tenant_id: str) -> None:
         """Delete every warehouse row of one tenant (disconnect --purge)."""
         with self.engine.begin() as conn:
-            for table in (raw_records, sync_state, report_cells, *typed.TABLES.values()):
+            for table in (raw_records, sync_state, report_cells, tenants, *typed.TABLES.values()):
                 conn.execute(table.delete().where(table.c.tenant_id == tenant_id))
 
 
