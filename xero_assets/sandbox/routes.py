@@ -1,0 +1,171 @@
+"""The data APIs (api.xro/2.0, payroll.xro/1.0, payroll.xro/2.0): Xero's checks in Xero's order, then the books.
+
+Each call goes through, in order: bearer token (401 AuthenticationUnsuccessful / TokenExpired), xero-tenant-id
+(403 AuthenticationUnsuccessful when missing, unknown or not connected for this token), rate limits (429, and the
+X-*Limit-Remaining headers on everything after this point), injected faults, method (only GET: the sandbox is
+read-only, and stats count the attempt), the catalog route (404 plain text), scope (401 AuthorizationUnsuccessful),
+the organisation's region and removed endpoints (404), then the books and the wire format.
+
+Which path serves which API comes from the catalog alone (`Endpoint.full_path`), so there is no second table here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from xero_assets.catalog import CATALOG, ApiBase, Endpoint, Kind, XeroApi
+from xero_assets.sandbox import wire
+from xero_assets.sandbox.faults import faulted
+from xero_assets.sandbox.identity import AccessToken, BearerError
+from xero_assets.sandbox.state import SandboxState, TenantBooks
+
+DATA_PREFIXES = tuple(base.value for base in ApiBase)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One resolved data path: the catalog API and endpoint, and the record id or path arguments it carried."""
+
+    api: XeroApi
+    endpoint: Endpoint
+    label: str  # the path template, for stats
+    record_id: str | None = None
+    path_args: Mapping[str, str] | None = None
+
+
+def _compile(template: str) -> re.Pattern[str]:
+    pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
+    return re.compile(f"^{pattern}$")
+
+
+_Table = list[tuple[re.Pattern[str], XeroApi, Endpoint]]
+
+
+def _routes() -> tuple[_Table, _Table]:
+    lists: _Table = []
+    singles: _Table = []
+    for api in CATALOG:
+        distinct = {e.full_path: e for e in (api.endpoint, *api.regional.values())}
+        for endpoint in distinct.values():
+            lists.append((_compile(endpoint.full_path), api, endpoint))
+            if endpoint.id_field and "{" not in endpoint.path:
+                singles.append((_compile(endpoint.full_path + "/{record_id}"), api, endpoint))
+    return lists, singles
+
+
+_LISTS, _SINGLES = _routes()
+
+
+def resolve(path: str) -> Route | None:
+    """The catalog entry for a data path; collection paths win over `/{Collection}/{id}` (so /Reports/BalanceSheet
+    is the balance sheet, while /Reports/{ReportID} is a published tax report)."""
+    for pattern, api, endpoint in _LISTS:
+        match = pattern.match(path)
+        if match:
+            return Route(api, endpoint, endpoint.full_path, path_args=match.groupdict())
+    for pattern, api, endpoint in _SINGLES:
+        match = pattern.match(path)
+        if match:
+            return Route(api, endpoint, endpoint.full_path + "/{id}", record_id=match.group("record_id"))
+    return None
+
+
+async def data_api(request: Request) -> Response:
+    state: SandboxState = request.app.state.sandbox
+    path = request.url.path
+    route = resolve(path)
+    request.state.stats_path = route.label if route else path
+    request.state.data_api = True
+    try:
+        access = state.identity.bearer(request.headers.get("authorization"))
+    except BearerError as exc:
+        return wire.unauthorized(exc.detail)
+    tenant_id = request.headers.get("xero-tenant-id", "").strip()
+    books = state.tenant(tenant_id)
+    if books is None or tenant_id not in state.identity.connected_tenant_ids(access):
+        return wire.forbidden()
+    request.state.tenant_id = tenant_id
+    decision = state.limiter.acquire(tenant_id, access.client_id)
+    if not decision.allowed:
+        state.stats.record_rate_limited(decision.problem or "")
+        return wire.rate_limited(decision.problem or "", decision.retry_after, decision.headers)
+    try:
+        rule = state.faults.pick(path, tenant_id, "data")
+        if rule is not None:
+            state.stats.record_fault(rule.kind)
+
+        async def produce() -> Response:
+            response = await _answer(request, state, access, books, route)
+            response.headers.update(decision.headers)
+            return response
+
+        response = await faulted(state.faults, rule, produce, decision.headers)
+    finally:
+        state.limiter.release(tenant_id)
+    return response
+
+
+async def _answer(
+    request: Request, state: SandboxState, access: AccessToken, books: TenantBooks, route: Route | None
+) -> Response:
+    """Everything after admission: method, route, scope, region, then the books."""
+    if request.method != "GET":
+        return wire.method_not_allowed()
+    if route is None:
+        return wire.not_found()
+    request.state.api = route.api.name
+    if not route.api.is_granted(access.scopes):
+        return wire.unauthorized("AuthorizationUnsuccessful")
+    serving = route.api.endpoint_for(books.country)
+    if route.api.removed or serving is None or serving.full_path != route.endpoint.full_path:
+        # Xero removed the accounting Employees endpoint (28 April 2026) and has no payroll API outside a country's
+        # own: both answer as an unknown resource, 404 plain text.
+        return wire.not_found()
+    provider = (state.identity.app(access.client_id) or state.web_app).name
+    now = state.clock.now()
+    accept = request.headers.get("accept")
+    params = dict(request.query_params)
+    ims = request.headers.get("if-modified-since")
+    return await run_in_threadpool(_render, books, route, params, ims, accept, provider, now)
+
+
+def _render(
+    books: TenantBooks,
+    route: Route,
+    params: dict[str, str],
+    ims: str | None,
+    accept: str | None,
+    provider: str,
+    now: Any,
+) -> Response:
+    """Read the books and encode the answer (in a worker thread: a 1,000-invoice page is real work)."""
+    from xero_assets.sandbox.books.query import Query, QueryError
+
+    api, endpoint, base = route.api, route.endpoint, route.endpoint.base
+    try:
+        if api.kind is Kind.REPORT:
+            result = books.report(api, params, route.record_id)
+            reports = result if isinstance(result, list) else [result]
+            return wire.document(wire.envelope(base, "Reports", reports, now, provider), base, accept)
+        if route.record_id is not None:
+            record = books.get(api, endpoint, route.record_id)
+            if record is None:
+                return wire.not_found()
+            if base is ApiBase.PAYROLL_V2:  # payroll 2.0 answers one record under a singular key
+                body = wire.envelope(base, wire.singular(endpoint.json_key), record, now, provider)
+            else:
+                body = wire.envelope(base, endpoint.json_key, [record], now, provider)
+            return wire.document(body, base, accept)
+        query = Query.from_params(params, ims, **(route.path_args or {}))
+        page = books.list(api, endpoint, query)
+        body = wire.envelope(base, endpoint.json_key, page.records, now, provider, page.pagination)
+        return wire.document(body, base, accept)
+    except QueryError as exc:
+        return wire.bad_request(exc.type, exc.message, base, accept)
