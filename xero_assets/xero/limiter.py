@@ -1,0 +1,165 @@
+"""Keeping inside Xero's rate limits proactively, so a sync never burns its minute or day on 429s.
+
+Xero allows, per tenant, 5 calls in flight, 60 a minute and 5,000 a day, and 10,000 a minute per app, counted in
+fixed windows whose reset time differs per tenant (../shared/docs/xero-api.md §3). We cannot see those windows, so
+each tenant's calls are spaced evenly at `minute_seconds / (per_minute - 1)`: any window of `minute_seconds` then
+holds at most `per_minute - 1` of our calls, and the spare one absorbs network jitter. The remaining counts Xero
+sends on every response catch what pacing cannot see (another process using the same tenant), and a 429's
+Retry-After pauses every thread of that tenant, not just the one that got it.
+
+All waiting goes through an injected `clock`/`sleep` pair so unit tests run on a fake clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Xero's limits; tests and the sandbox shrink `minute_seconds` and the counts to run in seconds."""
+
+    concurrent: int = 5
+    per_minute: int = 60
+    minute_seconds: float = 60.0
+    per_day: int = 5000
+    app_per_minute: int = 10000
+
+    def __post_init__(self) -> None:
+        if min(self.concurrent, self.per_minute, self.per_day, self.app_per_minute) < 1 or self.minute_seconds <= 0:
+            raise ValueError(f"rate limits must be positive: {self}")
+
+    @property
+    def interval(self) -> float:
+        """Seconds between the starts of two calls to one tenant (one call per window kept spare for jitter)."""
+        return self.minute_seconds / max(self.per_minute - 1, 1)
+
+    @property
+    def best_rate(self) -> float:
+        """The fastest sustained rate Xero allows one tenant, calls per second (what pacing is measured against)."""
+        return self.per_minute / self.minute_seconds
+
+
+def backoff_delay(attempt: int, base: float, cap: float = 30.0) -> float:
+    """Exponential backoff with jitter (half to full delay), so retrying workers do not stampede together."""
+    delay = min(cap, base * (2**attempt))
+    return delay * random.uniform(0.5, 1.0)
+
+
+def header_int(headers: Mapping[str, str], name: str) -> int | None:
+    """An integer header, or None when absent or not a number."""
+    value = headers.get(name)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class AppLimiter:
+    """The app-wide limit (10,000 a minute across every tenant) as a sliding window shared by all tenants."""
+
+    def __init__(self, limits: RateLimits, clock: Clock = time.monotonic, sleep: Sleep = time.sleep) -> None:
+        self._limits = limits
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._starts: deque[float] = deque()
+        self._paused_until = 0.0
+
+    def acquire(self) -> float:
+        """Wait for a place in the app's window; returns the seconds waited."""
+        waited = 0.0
+        window = self._limits.minute_seconds
+        while True:
+            with self._lock:
+                now = self._clock()
+                while self._starts and self._starts[0] <= now - window:
+                    self._starts.popleft()
+                wait = self._paused_until - now
+                if len(self._starts) >= self._limits.app_per_minute:
+                    wait = max(wait, self._starts[0] + window - now)
+                if wait <= 0:
+                    self._starts.append(now)
+                    return waited
+            self._sleep(wait)
+            waited += wait
+
+    def pause(self, seconds: float) -> None:
+        """No call from this app starts for `seconds` (an app-limit 429, or Xero saying none remain)."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+
+class TenantLimiter:
+    """One tenant's limits: at most `concurrent` in flight, starts paced evenly, pauses shared by all threads."""
+
+    def __init__(
+        self, limits: RateLimits, app: AppLimiter, clock: Clock = time.monotonic, sleep: Sleep = time.sleep
+    ) -> None:
+        self.limits = limits
+        self._app = app
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._in_flight = threading.BoundedSemaphore(limits.concurrent)
+        self._next_start = 0.0
+        self._paused_until = 0.0
+
+    @contextmanager
+    def slot(self) -> Iterator[float]:
+        """Hold one of the tenant's concurrent places for one call; yields the seconds spent waiting to start."""
+        started_waiting = self._clock()
+        with self._in_flight:
+            self._wait_for_turn()
+            self._app.acquire()
+            yield self._clock() - started_waiting
+
+    def _wait_for_turn(self) -> None:
+        with self._lock:
+            now = self._clock()
+            start = max(now, self._next_start, self._paused_until)
+            self._next_start = start + self.limits.interval
+        if start > now:
+            self._sleep(start - now)
+        while True:  # a 429 may have paused the tenant while we slept towards our reserved start
+            with self._lock:
+                wait = self._paused_until - self._clock()
+            if wait <= 0:
+                return
+            self._sleep(wait)
+
+    def pause(self, seconds: float) -> None:
+        """No call to this tenant starts for `seconds` (Retry-After of a minute or concurrency 429)."""
+        with self._lock:
+            until = self._clock() + seconds
+            self._paused_until = max(self._paused_until, until)
+            self._next_start = max(self._next_start, until)
+
+    def observe(self, headers: Mapping[str, str]) -> tuple[int | None, int | None]:
+        """Read Xero's remaining counts; stop starting calls when a window is spent. Returns (day, minute) left."""
+        minute = header_int(headers, "X-MinLimit-Remaining")
+        day = header_int(headers, "X-DayLimit-Remaining")
+        app = header_int(headers, "X-AppMinLimit-Remaining")
+        if minute is not None and minute <= 0:
+            # Someone else (another process, another app run) is spending this tenant's minute. Xero does not say
+            # when its fixed window resets; one full window is the longest that can be.
+            log.info("Xero reports no calls left this minute; pausing the tenant for one window")
+            self.pause(self.limits.minute_seconds)
+        if app is not None and app <= 0:
+            log.info("Xero reports no app-wide calls left this minute; pausing every tenant for one window")
+            self._app.pause(self.limits.minute_seconds)
+        if day is not None and day < self.limits.per_day // 10 and day % 50 == 0:
+            log.warning("only %d calls left today for this tenant", day)
+        return day, minute
