@@ -1,0 +1,162 @@
+"""One organisation's books and the five calls the sandbox server makes on them: list, get, report, truth, mutate.
+
+The server owns HTTP, the envelope and wire encoding; the books own what the records are and which of them a call
+returns. Every catalog API an organisation serves is answered here, dispatched on the catalog entry itself, so the
+catalog stays the single list of what exists.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from xero_assets.catalog import Endpoint, Kind, Paging, XeroApi
+from xero_assets.sandbox.books.collections import build_collections
+from xero_assets.sandbox.books.ids import Ids
+from xero_assets.sandbox.books.ledger import Controls, Ledger
+from xero_assets.sandbox.books.model import Account, TaxRate, TrackingOption
+from xero_assets.sandbox.books.profiles import CountryProfile
+from xero_assets.sandbox.books.query import VALIDATION, Page, Query, QueryError
+from xero_assets.sandbox.books.render import Renderer
+from xero_assets.sandbox.books.store import Collection
+
+JOURNALS_MAX = 100
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class Books:
+    """An organisation: its settings, collections, ledger and payroll, all derived from one seeded stream."""
+
+    def __init__(
+        self,
+        tenant_id: str,
+        name: str,
+        profile: CountryProfile,
+        size: str,
+        tier: str,
+        short_code: str,
+        clock: Clock,
+        rng: random.Random,
+    ) -> None:
+        self.tenant_id = tenant_id
+        self.name = name
+        self.profile = profile
+        self.country = profile.code
+        self.size = size
+        self.tier = tier
+        self.short_code = short_code
+        self.clock = clock
+        self.rng = rng
+        self.ids = Ids(rng)
+        self.renderer = Renderer(profile.currency)
+        self.collections: dict[str, Collection[Any]] = build_collections(self.renderer)
+        self.ledger = Ledger(self.ids)
+        self.tax_rates: dict[str, TaxRate] = {rate.tax_type: rate for rate in profile.tax_rates}
+        self.accounts_by_code: dict[str, Account] = {}
+        self.tracking_options: list[TrackingOption] = []
+        self.organisation: dict[str, Any] = {}
+        self.invoice_reminders: dict[str, Any] = {"Enabled": True}
+        self.payroll: Any = None  # payroll.PayrollBooks, for countries with payroll
+        self.created: datetime | None = None  # when the organisation was set up (its first records)
+
+    # --- helpers the generator and mutations share ----------------------------------------------------------------
+    @property
+    def controls(self) -> Controls:
+        return Controls(ar=self.account("610"), ap=self.account("800"), tax=self.account("820"))
+
+    def account(self, code: str) -> Account:
+        return self.accounts_by_code[code]
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    # --- the server's calls -------------------------------------------------------------------------------------
+    def list(self, api: XeroApi, endpoint: Endpoint, query: Query) -> Page:
+        """One list response for `api` as the catalog's `endpoint` pages and filters it."""
+        if api.kind is Kind.SINGLETON:
+            return Page([dict(self.invoice_reminders)])
+        if api.name == "organisation":
+            return Page([dict(self.organisation)])
+        if api.name == "journals":
+            return self._journals(query)
+        if api.name == "tax_reports":
+            from xero_assets.sandbox.books.reports import published_reports
+
+            return Page(published_reports(self))
+        if api.name.startswith("payroll_"):
+            return self._payroll().list(api, endpoint, query)
+        collection = self.collections.get(api.name)
+        if collection is None:
+            raise QueryError(VALIDATION, f"{api.title} is not served for this organisation")
+        return collection.list(endpoint, query)
+
+    def get(self, api: XeroApi, endpoint: Endpoint, record_id: str) -> dict[str, Any] | None:
+        """A single record with its line items, or None (the server answers 404)."""
+        if api.name == "journals":
+            journal = self._journal_by_key(record_id)
+            return None if journal is None else self.renderer.journal(journal, with_source=False)
+        if api.name == "organisation":
+            return dict(self.organisation) if record_id.lower() == self.organisation["OrganisationID"] else None
+        if api.name.startswith("payroll_"):
+            return self._payroll().get(api, endpoint, record_id)
+        collection = self.collections.get(api.name)
+        if collection is None:
+            return None
+        record = collection.find(record_id)
+        if record is None and api.name in ("invoices", "credit_notes", "purchase_orders"):
+            record = next((r for r in collection if r.number == record_id), None)
+        return None if record is None else collection.render(record, True)
+
+    def report(self, api: XeroApi, params: Mapping[str, str], report_id: str | None = None) -> dict[str, Any]:
+        """One Report object (ReportWithRow); QueryError for parameters Xero rejects."""
+        from xero_assets.sandbox.books.reports import build_report
+
+        return build_report(self, api, params, report_id)
+
+    def truth(self) -> dict[str, Any]:
+        from xero_assets.sandbox.books.truth import ground_truth
+
+        return ground_truth(self)
+
+    def mutate(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        from xero_assets.sandbox.books.mutate import apply_mutation
+
+        return apply_mutation(self, spec)
+
+    # --- journals --------------------------------------------------------------------------------------------------
+    def _journals(self, query: Query) -> Page:
+        """Xero's /Journals: JournalNumber > offset, oldest first, 100 at most; If-Modified-Since on CreatedDateUTC."""
+        journals = self.ledger.journals
+        start = max(query.offset or 0, 0)
+        if query.if_modified_since is not None:
+            moment = query.if_modified_since
+            low, high = start, len(journals)
+            while low < high:  # journals are in CreatedDateUTC order, so bisect on it
+                mid = (low + high) // 2
+                if journals[mid].created < moment:
+                    low = mid + 1
+                else:
+                    high = mid
+            start = low
+        chosen = journals[start : start + JOURNALS_MAX]
+        return Page([self.renderer.journal(j) for j in chosen])
+
+    def _journal_by_key(self, key: str) -> Any:
+        if key.isdigit():
+            number = int(key)
+            journals = self.ledger.journals
+            return journals[number - 1] if 0 < number <= len(journals) else None
+        return self.ledger.find(key)
+
+    def _payroll(self) -> Any:
+        if self.payroll is None:
+            raise QueryError(VALIDATION, f"Payroll is not available for organisations in {self.country}")
+        return self.payroll
+
+
+__all__ = ["JOURNALS_MAX", "Books", "Clock", "Paging"]

@@ -1,0 +1,167 @@
+"""One served collection: records kept in Xero's default order, with the list semantics of its catalog endpoint.
+
+Records stay sorted by (UpdatedDateUTC, creation order), so If-Modified-Since is a bisect and a page is a slice:
+serving page 200 of a 200,000-invoice organisation renders only the 1,000 records on it. Edits move a record to
+the end (its UpdatedDateUTC is now the newest), which is also why a client that pages while Xero changes can see a
+record twice or skip one, exactly as against real Xero.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from xero_assets.catalog import PAGE_ONLY_SIZE, Endpoint, Paging
+from xero_assets.sandbox.books.query import Page, Query
+from xero_assets.sandbox.books.where import apply_order, compile_where
+
+R = TypeVar("R")
+Render = Callable[[Any, bool], dict[str, Any]]
+Filter = Callable[[Any, Query], bool]
+
+DEFAULT_PAGE_SIZE = 100
+
+
+def _key(updated: datetime | None, seq: int) -> tuple[float, int]:
+    return (updated.timestamp() if updated is not None else 0.0, seq)
+
+
+class Collection(Generic[R]):
+    """The records of one API, how to render them, and which a default call hides.
+
+    `render(record, full)` returns the Xero dict; `full` adds line items (paged and single-record responses).
+    `visible(record, query)` applies Xero's default filters (archived contacts, deleted transfers, ...) and any
+    endpoint-specific parameters. `summary_drop` lists the heavy keys summaryOnly=true leaves out.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        render: Render,
+        visible: Filter | None = None,
+        summary_drop: Iterable[str] = (),
+        status_of: Callable[[Any], str | None] | None = None,
+    ) -> None:
+        self.name = name
+        self.render = render
+        self.visible = visible
+        self.summary_drop = tuple(summary_drop)
+        self.status_of = status_of or (lambda record: getattr(record, "status", None))
+        self._records: list[Any] = []
+        self._keys: list[tuple[float, int]] = []
+        self._by_id: dict[str, Any] = {}
+        self._next_seq = 0
+
+    # --- building and changing ----------------------------------------------------------------------------------
+    def extend(self, records: Iterable[Any]) -> None:
+        """Add many records at once (world build); one sort afterwards instead of an insort each."""
+        for record in records:
+            self._by_id[record.id.lower()] = record
+            self._records.append(record)
+            self._next_seq = max(self._next_seq, record.seq + 1)
+        self._records.sort(key=lambda r: _key(r.updated, r.seq))
+        self._keys = [_key(r.updated, r.seq) for r in self._records]
+
+    def add(self, record: Any) -> None:
+        key = _key(record.updated, record.seq)
+        at = bisect.bisect_right(self._keys, key)
+        self._keys.insert(at, key)
+        self._records.insert(at, record)
+        self._by_id[record.id.lower()] = record
+        self._next_seq = max(self._next_seq, record.seq + 1)
+
+    def next_seq(self) -> int:
+        return self._next_seq
+
+    def touch(self, record: Any, now: datetime) -> None:
+        """Set UpdatedDateUTC to `now` and move the record to its new place in the default order."""
+        self._remove(record)
+        record.updated = now
+        self.add(record)
+
+    def _remove(self, record: Any) -> None:
+        key = _key(record.updated, record.seq)
+        at = bisect.bisect_left(self._keys, key)
+        while self._records[at] is not record:
+            at += 1
+        del self._keys[at]
+        del self._records[at]
+
+    # --- reading -------------------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._records)
+
+    def find(self, record_id: str) -> Any | None:
+        return self._by_id.get(record_id.lower())
+
+    def since(self, moment: datetime | None) -> list[Any]:
+        """Records updated at or after `moment` (to the second, inclusive), in default order."""
+        if moment is None:
+            return self._records
+        return self._records[bisect.bisect_left(self._keys, (moment.timestamp(), -1)) :]
+
+    def select(self, endpoint: Endpoint, query: Query) -> list[Any]:
+        """Records a call returns before where/order/paging: IMS, default filters, IDs, Statuses."""
+        records = self.since(query.if_modified_since if endpoint.modified_since else None)
+        ids = {i.lower() for i in query.ids} if query.ids else None
+        statuses = set(query.statuses) if query.statuses else None
+        if ids is None and statuses is None and self.visible is None:
+            return records
+        out = []
+        for record in records:
+            if ids is not None and record.id.lower() not in ids:
+                continue
+            if statuses is not None and self.status_of(record) not in statuses:
+                continue
+            if self.visible is not None and not self.visible(record, query):
+                continue
+            out.append(record)
+        return out
+
+    def list(self, endpoint: Endpoint, query: Query) -> Page:
+        """One list response, paged exactly as the endpoint's catalog entry says."""
+        records = self.select(endpoint, query)
+        rendered: list[dict[str, Any]] | None = None
+        if query.where or query.order:
+            rendered = [self.render(record, False) for record in records]
+            pairs = list(zip(records, rendered, strict=True))
+            if query.where:
+                predicate = compile_where(query.where)
+                pairs = [pair for pair in pairs if predicate(pair[1])]
+            if query.order:
+                order_index = {id(d): n for n, (_, d) in enumerate(pairs)}
+                ordered = apply_order([d for _, d in pairs], query.order)
+                pairs = [pairs[order_index[id(d)]] for d in ordered]
+            records = [record for record, _ in pairs]
+            rendered = [d for _, d in pairs]
+        paged = endpoint.paging in (Paging.PAGE_SIZE, Paging.PAGE_ONLY) and query.page is not None
+        pagination = None
+        if paged:
+            size = (query.page_size or DEFAULT_PAGE_SIZE) if endpoint.paging is Paging.PAGE_SIZE else PAGE_ONLY_SIZE
+            assert query.page is not None
+            start = (query.page - 1) * size
+            if endpoint.paging is Paging.PAGE_SIZE:
+                pagination = {
+                    "page": query.page,
+                    "pageSize": size,
+                    "pageCount": math.ceil(len(records) / size),
+                    "itemCount": len(records),
+                }
+            records = records[start : start + size]
+            rendered = None
+        full = not query.summary_only and (paged or endpoint.paging not in (Paging.PAGE_SIZE, Paging.PAGE_ONLY))
+        if rendered is None or full:
+            rendered = [self.render(record, full) for record in records]
+        if query.summary_only and self.summary_drop:
+            rendered = [{k: v for k, v in d.items() if k not in self.summary_drop} for d in rendered]
+        return Page(rendered, pagination)
+
+    def get(self, record_id: str) -> dict[str, Any] | None:
+        record = self.find(record_id)
+        return None if record is None else self.render(record, True)
