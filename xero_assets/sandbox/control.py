@@ -17,6 +17,7 @@ Routes (JSON in, JSON out; errors are `{"error": ...}` with 400 or 404):
 
 from __future__ import annotations
 
+import logging
 import secrets
 import uuid
 from datetime import datetime
@@ -31,6 +32,8 @@ from xero_assets.sandbox.faults import FaultRule
 from xero_assets.sandbox.identity import App, OAuthError, User
 from xero_assets.sandbox.identity_routes import code_redirect_url
 from xero_assets.sandbox.state import SandboxState
+
+log = logging.getLogger(__name__)
 
 
 def _state(request: Request) -> SandboxState:
@@ -226,13 +229,16 @@ async def users(request: Request) -> Response:
 
 
 def _guarded(endpoint: Any) -> Any:
-    """Bad control input is a 400 with the reason, never a 500."""
+    """Bad control input is a 400 with the reason; a failure behind it (the books) a 500 that says what broke."""
 
     async def wrapped(request: Request) -> Response:
         try:
             return await endpoint(request)
         except (ValueError, TypeError, KeyError) as exc:
             return _error(str(exc))
+        except Exception as exc:
+            log.exception("control route %s failed", request.url.path)
+            return _error(f"{type(exc).__name__}: {exc}", 500)
 
     wrapped.__name__ = endpoint.__name__
     wrapped.__doc__ = endpoint.__doc__

@@ -11,6 +11,7 @@ Which path serves which API comes from the catalog alone (`Endpoint.full_path`),
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from xero_assets.sandbox.identity import AccessToken, BearerError
 from xero_assets.sandbox.state import SandboxState, TenantBooks
 
 DATA_PREFIXES = tuple(base.value for base in ApiBase)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -169,3 +171,7 @@ def _render(
         return wire.document(body, base, accept)
     except QueryError as exc:
         return wire.bad_request(exc.type, exc.message, base, accept)
+    except Exception:
+        # A bug in the books must look like Xero's own unhandled error (500), not kill the client's connection.
+        log.exception("the books failed on %s", route.label)
+        return wire.server_error()
