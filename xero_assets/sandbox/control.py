@@ -113,10 +113,16 @@ async def consent(request: Request) -> Response:
 
 
 async def truth(request: Request) -> Response:
-    books = _state(request).tenant(request.path_params["tenant_id"])
+    state = _state(request)
+    books = state.tenant(request.path_params["tenant_id"])
     if books is None:
         return _error("unknown tenant", 404)
-    return JSONResponse(await run_in_threadpool(books.truth))
+
+    def read() -> dict[str, Any]:
+        with state.books_locks[books.tenant_id].reading():
+            return books.truth()
+
+    return JSONResponse(await run_in_threadpool(read))
 
 
 async def stats(request: Request) -> Response:
@@ -169,7 +175,12 @@ async def mutate(request: Request) -> Response:
     books = state.tenant(spec.get("tenant_id"))
     if books is None:
         return _error("unknown or missing tenant_id", 404)
-    return JSONResponse(await run_in_threadpool(books.mutate, spec))
+
+    def write() -> dict[str, Any]:
+        with state.books_locks[books.tenant_id].writing():
+            return books.mutate(spec)
+
+    return JSONResponse(await run_in_threadpool(write))
 
 
 async def faults(request: Request) -> Response:

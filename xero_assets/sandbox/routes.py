@@ -25,7 +25,7 @@ from xero_assets.catalog import CATALOG, ApiBase, Endpoint, Kind, XeroApi
 from xero_assets.sandbox import wire
 from xero_assets.sandbox.faults import faulted
 from xero_assets.sandbox.identity import AccessToken, BearerError
-from xero_assets.sandbox.state import SandboxState, TenantBooks
+from xero_assets.sandbox.state import ReadWriteLock, SandboxState, TenantBooks
 
 DATA_PREFIXES = tuple(base.value for base in ApiBase)
 log = logging.getLogger(__name__)
@@ -135,10 +135,12 @@ async def _answer(
     accept = request.headers.get("accept")
     params = dict(request.query_params)
     ims = request.headers.get("if-modified-since")
-    return await run_in_threadpool(_render, books, route, params, ims, accept, provider, now)
+    lock = state.books_locks[books.tenant_id]
+    return await run_in_threadpool(_render, lock, books, route, params, ims, accept, provider, now)
 
 
 def _render(
+    lock: ReadWriteLock,
     books: TenantBooks,
     route: Route,
     params: dict[str, str],
@@ -147,7 +149,21 @@ def _render(
     provider: str,
     now: Any,
 ) -> Response:
-    """Read the books and encode the answer (in a worker thread: a 1,000-invoice page is real work)."""
+    """Read the books and encode the answer (in a worker thread: a 1,000-invoice page is real work), with the
+    tenant's books held for reading so a concurrent /_sandbox/mutate never shows half an edit."""
+    with lock.reading():
+        return _read(books, route, params, ims, accept, provider, now)
+
+
+def _read(
+    books: TenantBooks,
+    route: Route,
+    params: dict[str, str],
+    ims: str | None,
+    accept: str | None,
+    provider: str,
+    now: Any,
+) -> Response:
     from xero_assets.sandbox.books.query import Query, QueryError
 
     api, endpoint, base = route.api, route.endpoint, route.endpoint.base

@@ -7,7 +7,9 @@ through the `World`/`TenantBooks` protocols below, which are the whole contract 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -78,6 +80,45 @@ class World(Protocol):
     tenants: Mapping[str, TenantBooks]
 
 
+class ReadWriteLock:
+    """Many readers or one writer: responses read a tenant's books in worker threads while a mutation changes them,
+    and the books themselves take no locks. A waiting writer blocks new readers, so mutations are not starved."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+        self._writers_waiting = 0
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer or self._writers_waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._cond:
+            self._writers_waiting += 1
+            while self._writer or self._readers:
+                self._cond.wait()
+            self._writers_waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
 def build_world(config: SandboxConfig, clock: Clock) -> World:
     """The books for `config` (imported here so the server modules load without building data)."""
     from xero_assets.sandbox.books import build_world as build
@@ -99,7 +140,10 @@ class SandboxState:
     custom_app: App | None
     user: User
     base_url: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    books_locks: dict[str, ReadWriteLock] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.books_locks = {tenant_id: ReadWriteLock() for tenant_id in self.world.tenants}
 
     def tenant(self, tenant_id: str | None) -> TenantBooks | None:
         return self.world.tenants.get(tenant_id or "")
