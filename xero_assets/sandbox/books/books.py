@@ -8,6 +8,7 @@ catalog stays the single list of what exists.
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
@@ -63,6 +64,9 @@ class Books:
         self.invoice_reminders: dict[str, Any] = {"Enabled": True}
         self.payroll: Any = None  # payroll.PayrollBooks, for countries with payroll
         self.created: datetime | None = None  # when the organisation was set up (its first records)
+        # The server answers from worker threads and /_sandbox/mutate may run at the same time: one lock keeps a
+        # response from seeing a record half-moved in the default order.
+        self.lock = threading.RLock()
 
     # --- helpers the generator and mutations share ----------------------------------------------------------------
     @property
@@ -78,6 +82,10 @@ class Books:
     # --- the server's calls -------------------------------------------------------------------------------------
     def list(self, api: XeroApi, endpoint: Endpoint, query: Query) -> Page:
         """One list response for `api` as the catalog's `endpoint` pages and filters it."""
+        with self.lock:
+            return self._list(api, endpoint, query)
+
+    def _list(self, api: XeroApi, endpoint: Endpoint, query: Query) -> Page:
         if api.kind is Kind.SINGLETON:
             return Page([dict(self.invoice_reminders)])
         if api.name == "organisation":
@@ -85,7 +93,7 @@ class Books:
         if api.name == "journals":
             return self._journals(query)
         if api.name == "tax_reports":
-            from xero_assets.sandbox.books.reports import published_reports
+            from xero_assets.sandbox.books.tax_returns import published_reports
 
             return Page(published_reports(self))
         if api.name.startswith("payroll_"):
@@ -97,6 +105,10 @@ class Books:
 
     def get(self, api: XeroApi, endpoint: Endpoint, record_id: str) -> dict[str, Any] | None:
         """A single record with its line items, or None (the server answers 404)."""
+        with self.lock:
+            return self._get(api, endpoint, record_id)
+
+    def _get(self, api: XeroApi, endpoint: Endpoint, record_id: str) -> dict[str, Any] | None:
         if api.name == "journals":
             journal = self._journal_by_key(record_id)
             return None if journal is None else self.renderer.journal(journal, with_source=False)
@@ -112,21 +124,30 @@ class Books:
             record = next((r for r in collection if r.number == record_id), None)
         return None if record is None else collection.render(record, True)
 
-    def report(self, api: XeroApi, params: Mapping[str, str], report_id: str | None = None) -> dict[str, Any]:
-        """One Report object (ReportWithRow); QueryError for parameters Xero rejects."""
+    def report(self, api: XeroApi, params: Mapping[str, str], report_id: str | None = None) -> Any:
+        """One Report object (ReportWithRow); QueryError for parameters Xero rejects.
+
+        For the published tax reports (`tax_reports`, GET /Reports) without an id this is the list of published
+        returns (a list of Report objects); with an id, that one return with its boxes.
+        """
         from xero_assets.sandbox.books.reports import build_report
 
-        return build_report(self, api, params, report_id)
+        with self.lock:
+            return build_report(self, api, params, report_id)
 
     def truth(self) -> dict[str, Any]:
+        """What a full sync must see per collection, report totals and counts (see truth.ground_truth)."""
         from xero_assets.sandbox.books.truth import ground_truth
 
-        return ground_truth(self)
+        with self.lock:
+            return ground_truth(self)
 
     def mutate(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """Create, edit, void or delete records as of the clock's now (see mutate.apply_mutation)."""
         from xero_assets.sandbox.books.mutate import apply_mutation
 
-        return apply_mutation(self, spec)
+        with self.lock:
+            return apply_mutation(self, spec)
 
     # --- journals --------------------------------------------------------------------------------------------------
     def _journals(self, query: Query) -> Page:

@@ -168,6 +168,7 @@ class Ledger:
         self.tracked: dict[tuple[int, str], _Series] = defaultdict(_Series)
         self.tax_net: dict[str, _Series] = defaultdict(_Series)
         self.tax_tax: dict[str, _Series] = defaultdict(_Series)
+        self.debits: dict[int, _Series] = defaultdict(_Series)  # debit side only, for cash received/spent
         self.line_count = 0
         self.version = 0
 
@@ -197,6 +198,8 @@ class Ledger:
             self._by_id[journal.id.lower()] = journal
         for account, net, tax, rate, _, option in lines:
             self.accounts[account.index].add(day, net)
+            if net > 0:
+                self.debits[account.index].add(day, net)
             if option is not None:
                 self.tracked[(account.index, option.id)].add(day, net)
             if rate is not None:
@@ -224,6 +227,11 @@ class Ledger:
     def balance(self, account: Account, start: date | None, end: date | None) -> int:
         """Net debits minus credits on `account` between two dates inclusive (None: open-ended)."""
         series = self.accounts.get(account.index)
+        return series.between(start, end) if series is not None else 0
+
+    def debited(self, account: Account, start: date | None, end: date | None) -> int:
+        """Debits alone on `account` (money in, for a bank account); credits are debits minus the balance."""
+        series = self.debits.get(account.index)
         return series.between(start, end) if series is not None else 0
 
     def tracked_balance(self, account: Account, option_id: str, start: date | None, end: date | None) -> int:

@@ -238,3 +238,5 @@ class Plain:
     lines: list[dict[str, Any]] | None = None
     lines_key: str = "LineItems"
     hidden: bool = False  # archived/deleted records a default call does not return
+    detail: dict[str, Any] | None = None  # fields only a single-record GET returns (payroll employees)
+    owner: str | None = None  # the record this one belongs to (an employee's leave)

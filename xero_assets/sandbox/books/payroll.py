@@ -1,9 +1,182 @@
-"""Payroll employees and leave (filled in below)."""
+"""Payroll employees and leave, in the API each country has.
+
+AU organisations use payroll.xro/1.0 (PascalCase, MS dates, If-Modified-Since, /LeaveApplications for everyone);
+NZ and GB use payroll.xro/2.0 (camelCase, ISO dates, no If-Modified-Since, leave only per employee at
+/Employees/{EmployeeID}/Leave). US organisations have no Xero payroll API. Payroll does not post to the ledger here:
+wages reach the books as bank transactions, as they do for an MSP paying through another system.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from xero_assets.catalog import ApiBase, Endpoint, Paging, XeroApi
+from xero_assets.sandbox.books.collections import plain_renderer
+from xero_assets.sandbox.books.ids import stamp
+from xero_assets.sandbox.books.model import Plain
+from xero_assets.sandbox.books.query import VALIDATION, Page, Query, QueryError
+from xero_assets.sandbox.books.render import ms_date
+from xero_assets.sandbox.books.store import Collection
+
+if TYPE_CHECKING:
+    from xero_assets.sandbox.books.generate import Generator
+
+_TITLES = ("Service Desk Analyst", "Systems Engineer", "Network Engineer", "Account Manager", "Project Manager",
+           "Cloud Architect", "Technician", "Operations Manager")  # fmt: skip
+_AU_STATES = ("NSW", "VIC", "QLD", "WA", "SA", "ACT")
 
 
-def generate_payroll(generator: Any) -> None:
-    """Placeholder until payroll lands."""
+def iso_stamp(moment: datetime) -> str:
+    """payroll.xro/2.0 timestamps: ISO 8601 in UTC with milliseconds."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class PayrollBooks:
+    """Employees and their leave for one organisation, served as the country's payroll API serves them."""
+
+    def __init__(self, version: str) -> None:
+        self.version = version  # "AU" or "V2"
+        if version == "AU":
+            self.employees: Collection[Plain] = Collection("payroll_employees", plain_renderer("UpdatedDateUTC"))
+        else:
+            self.employees = Collection("payroll_employees", _v2_renderer)
+        self.leave: Collection[Plain] = Collection(
+            "payroll_leave", plain_renderer("UpdatedDateUTC") if version == "AU" else _v2_renderer
+        )
+
+    def list(self, api: XeroApi, endpoint: Endpoint, query: Query) -> Page:
+        collection = self.employees if api.name == "payroll_employees" else self.leave
+        if endpoint.paging is Paging.PER_EMPLOYEE:
+            return self._leave_for(query)
+        page = collection.list(endpoint, query)
+        if endpoint.base is ApiBase.PAYROLL_V2 and page.pagination is None and query.page is not None:
+            return Page(page.records, _v2_pagination(collection.select(endpoint, query), query.page))
+        return page
+
+    def _leave_for(self, query: Query) -> Page:
+        employee_id = (query.employee_id or "").lower()
+        if not employee_id or self.employees.find(employee_id) is None:
+            raise QueryError(VALIDATION, f"Employee {query.employee_id!r} was not found")
+        records = [r for r in self.leave if (r.owner or "").lower() == employee_id]
+        return Page([self.leave.render(r, True) for r in records], _v2_pagination(records, 1, size=len(records)))
+
+    def get(self, api: XeroApi, endpoint: Endpoint, record_id: str) -> dict[str, Any] | None:
+        collection = self.employees if api.name == "payroll_employees" else self.leave
+        record = collection.find(record_id)
+        if record is None:
+            return None
+        out = collection.render(record, True)
+        if record.detail:
+            out.update(record.detail)
+        return out
+
+    def truth(self, api: XeroApi, endpoint: Endpoint) -> dict[str, str | None]:
+        from xero_assets.sandbox.books.truth import iso
+
+        collection = self.employees if api.name == "payroll_employees" else self.leave
+        records = collection if endpoint.paging is Paging.PER_EMPLOYEE else collection.select(endpoint, Query())
+        return {r.id: iso(r.updated) for r in records}
+
+
+def _v2_pagination(records: list[Any], page: int, size: int = 100) -> dict[str, int]:
+    size = max(size, 1)
+    return {"page": page, "pageSize": size, "pageCount": -(-len(records) // size), "itemCount": len(records)}
+
+
+def _v2_renderer(record: Plain, full: bool) -> dict[str, Any]:
+    out = dict(record.data)
+    if record.updated is not None:
+        out["updatedDateUTC"] = iso_stamp(record.updated)
+    return out
+
+
+def generate_payroll(gen: Generator) -> None:
+    """Staff with start dates across the books' history and a few leave requests each."""
+    version = gen.profile.payroll
+    if version is None:
+        return
+    books, rng = gen.books, gen.rng
+    payroll = PayrollBooks(version)
+    calendar_id, earnings_id = gen.ids(), gen.ids()
+    leave_types = {"Annual Leave": gen.ids(), "Sick Leave": gen.ids(), "Personal Leave": gen.ids()}
+    employees: list[Plain] = []
+    leave: list[Plain] = []
+    for n in range(gen.spec.employees):
+        first, last = (
+            rng.choice(("Aria", "Ben", "Cara", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jo")),
+            rng.choice(("Ng", "Patel", "Kaur", "Smith", "Brown", "Tane", "Walsh", "Reid", "Okafor", "Chen")),
+        )
+        start = gen.start - timedelta(days=rng.randrange(0, 900)) if n < gen.spec.employees // 2 else (
+            gen.start + timedelta(days=rng.randrange(0, max(1, (gen.today - gen.start).days - 30))))  # fmt: skip
+        terminated = start < gen.today - timedelta(days=400) and rng.random() < 0.1
+        end = start + timedelta(days=rng.randrange(200, 380)) if terminated else None
+        birth = date(rng.randrange(1965, 2002), rng.randrange(1, 13), rng.randrange(1, 29))
+        updated = gen.stamp(min(max(start, gen.start), gen.today))
+        employee_id = gen.ids()
+        email = f"{first}.{last}{n}@example.com".lower()
+        city = rng.choice(gen.profile.cities)
+        title = rng.choice(_TITLES)
+        if version == "AU":
+            data = {
+                "EmployeeID": employee_id, "FirstName": first, "LastName": last,
+                "Status": "TERMINATED" if end else "ACTIVE",
+                "Email": email, "DateOfBirth": ms_date(birth), "Gender": rng.choice(("M", "F", "N")),
+                "Phone": f"04{rng.randrange(10**7, 10**8)}", "StartDate": ms_date(start), "JobTitle": title,
+                "OrdinaryEarningsRateID": earnings_id, "PayrollCalendarID": calendar_id,
+                "IsAuthorisedToApproveLeave": n == 0, "IsAuthorisedToApproveTimesheets": n == 0,
+            }  # fmt: skip
+            if end:
+                data["TerminationDate"] = ms_date(end)
+            detail = {"HomeAddress": {"AddressLine1": f"{rng.randrange(1, 300)} George St", "City": city,
+                                      "Region": rng.choice(_AU_STATES), "PostalCode": f"{rng.randrange(2000, 7000)}",
+                                      "Country": "AUSTRALIA"},
+                      "EmploymentType": "EMPLOYEE", "IncomeType": "SALARYANDWAGES", "BankAccounts": [],
+                      "LeaveBalances": [], "SuperMemberships": []}  # fmt: skip
+        else:
+            data = {
+                "employeeID": employee_id, "title": rng.choice(("Mr", "Ms", "Mx")), "firstName": first,
+                "lastName": last, "dateOfBirth": birth.isoformat(), "gender": rng.choice(("M", "F")),
+                "email": email, "phoneNumber": f"02{rng.randrange(10**7, 10**8)}", "startDate": start.isoformat(),
+                "payrollCalendarID": calendar_id, "createdDateUTC": iso_stamp(updated), "jobTitle": title,
+                "address": {"addressLine1": f"{rng.randrange(1, 300)} High Street", "city": city,
+                            "postCode": f"{rng.randrange(1000, 9999)}", "countryName": gen.profile.code},
+            }  # fmt: skip
+            if end:
+                data["endDate"] = end.isoformat()
+            detail = None
+        employee = Plain(employee_id, gen.next_seq(), updated, data, status=data.get("Status"), detail=detail)
+        employees.append(employee)
+        for _ in range(rng.randrange(1, 5)):
+            leave_start = start + timedelta(days=rng.randrange(30, 700))
+            if leave_start > gen.today + timedelta(days=60) or (end and leave_start > end):
+                continue
+            days = rng.randrange(1, 10)
+            leave_end = leave_start + timedelta(days=days - 1)
+            leave_name = rng.choice(tuple(leave_types))
+            leave_id = gen.ids()
+            when = stamp(min(leave_start - timedelta(days=14), gen.today), rng, gen.now)
+            when = max(when, updated)
+            processed = leave_end < gen.today
+            if version == "AU":
+                leave_data = {
+                    "LeaveApplicationID": leave_id, "EmployeeID": employee_id, "LeaveTypeID": leave_types[leave_name],
+                    "Title": leave_name, "StartDate": ms_date(leave_start), "EndDate": ms_date(leave_end),
+                    "Description": f"{leave_name} for {first}", "PayOutType": "DEFAULT",
+                    "LeavePeriods": [{"PayPeriodStartDate": ms_date(leave_start),
+                                      "PayPeriodEndDate": ms_date(leave_end),
+                                      "LeavePeriodStatus": "PROCESSED" if processed else "SCHEDULED",
+                                      "NumberOfUnits": float(days * 8)}],
+                }  # fmt: skip
+            else:
+                leave_data = {
+                    "leaveID": leave_id, "leaveTypeID": leave_types[leave_name], "description": leave_name,
+                    "startDate": leave_start.isoformat(), "endDate": leave_end.isoformat(),
+                    "periods": [{"periodStartDate": leave_start.isoformat(), "periodEndDate": leave_end.isoformat(),
+                                 "numberOfUnits": float(days), "typeOfUnits": "Days",
+                                 "periodStatus": "Completed" if processed else "Approved"}],
+                }  # fmt: skip
+            leave.append(Plain(leave_id, gen.next_seq(), when, leave_data, owner=employee_id))
+    payroll.employees.extend(employees)
+    payroll.leave.extend(leave)
+    books.payroll = payroll
