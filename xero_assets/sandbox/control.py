@@ -78,7 +78,7 @@ async def tenants(request: Request) -> Response:
 
 
 async def consent(request: Request) -> Response:
-    """{client_id, redirect_uri?, scope, tenant_ids?, state?, code_challenge?, code_challenge_method?, user?}
+    """{client_id, redirect_uri?, scope, tenant_ids?, state?, code_challenge?, code_challenge_method?, nonce?, user?}
     -> {code, redirect_url, auth_event_id, tenant_ids, scope}: what "Allow access" would have redirected to."""
     state = _state(request)
     body = await _json(request)
@@ -97,7 +97,9 @@ async def consent(request: Request) -> Response:
         tenant_ids = body.get("tenant_ids")
         if tenant_ids is None:
             tenant_ids = list(identity.tenants_for(user))
-        code = identity.consent(user, app, str(redirect_uri), scopes, tenant_ids, body.get("code_challenge"))
+        code = identity.consent(
+            user, app, str(redirect_uri), scopes, tenant_ids, body.get("code_challenge"), body.get("nonce")
+        )
     except OAuthError as exc:
         return JSONResponse(exc.body(), status_code=400)
     connected = [c.tenant_id for c in identity.connections_by_event(code.auth_event_id)]

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import re
 import secrets
 import threading
@@ -26,6 +25,7 @@ from datetime import datetime, timedelta
 
 from xero_assets.catalog import CATALOG
 from xero_assets.sandbox.clock import Clock
+from xero_assets.sandbox.keys import sign_jwt
 
 ACCESS_TOKEN_LIFETIME = timedelta(seconds=1800)
 CODE_LIFETIME = timedelta(minutes=5)
@@ -175,6 +175,7 @@ class AuthCode:
     expires_at: datetime
     code_challenge: str | None
     had_tenants: bool
+    nonce: str | None = None
     used: bool = False
 
 
@@ -266,7 +267,6 @@ class Identity:
         self.tenants = dict(tenants)  # tenant_id -> organisation name
         self.issuer = issuer
         self._lock = threading.RLock()
-        self._signing_key = secrets.token_bytes(32)
         self._apps: dict[str, App] = {}
         self._users: dict[str, User] = {}  # by lower-cased email
         self._codes: dict[str, AuthCode] = {}
@@ -382,6 +382,7 @@ class Identity:
         scopes: tuple[str, ...],
         tenant_ids: Iterable[str],
         code_challenge: str | None = None,
+        nonce: str | None = None,
     ) -> AuthCode:
         """The user clicked "Allow access": connect the chosen organisations and issue a single-use code."""
         chosen = list(dict.fromkeys(tenant_ids))
@@ -405,6 +406,7 @@ class Identity:
                 expires_at=self.clock.now() + CODE_LIFETIME,
                 code_challenge=code_challenge or None,
                 had_tenants=bool(chosen) and needs_tenant,
+                nonce=nonce or None,
             )
             self._codes[code.code] = code
         return code
@@ -490,7 +492,7 @@ class Identity:
             if not hmac.compare_digest(pkce_challenge(verifier), code.code_challenge):
                 raise OAuthError("invalid_grant", "code_verifier does not match code_challenge")
         user = self._user_by_id(code.user_id)
-        return self._issue(app, user, code.scopes, code.auth_event_id, code.had_tenants)
+        return self._issue(app, user, code.scopes, code.auth_event_id, code.had_tenants, code.nonce)
 
     def _refresh_grant(self, app: App, form: Mapping[str, str]) -> dict[str, object]:
         old = self._refresh.get(form.get("refresh_token") or "")
@@ -522,13 +524,19 @@ class Identity:
         return {"access_token": access, "expires_in": 1800, "token_type": "Bearer", "scope": " ".join(scopes)}
 
     def _issue(
-        self, app: App, user: User, scopes: tuple[str, ...], auth_event_id: str, had_tenants: bool
+        self,
+        app: App,
+        user: User,
+        scopes: tuple[str, ...],
+        auth_event_id: str,
+        had_tenants: bool,
+        nonce: str | None = None,
     ) -> dict[str, object]:
         now = self.clock.now()
         body: dict[str, object] = {}
         access = self._new_access(app, user, scopes, auth_event_id)
         if "openid" in scopes:
-            body["id_token"] = self._id_token(app, user, access, scopes)
+            body["id_token"] = self._id_token(app, user, access, scopes, nonce)
         body.update({"access_token": access, "expires_in": 1800, "token_type": "Bearer"})
         if OFFLINE_ACCESS in scopes:
             refresh = RefreshToken(
@@ -564,11 +572,11 @@ class Identity:
             claims["xero_userid"] = user.user_id
         if auth_event_id is not None:
             claims["authentication_event_id"] = auth_event_id
-        token = self._jwt(claims)
+        token = sign_jwt(claims)
         self._access[token] = AccessToken(token, app.client_id, user.user_id, frozenset(scopes), expires, auth_event_id)
         return token
 
-    def _id_token(self, app: App, user: User, access: str, scopes: tuple[str, ...]) -> str:
+    def _id_token(self, app: App, user: User, access: str, scopes: tuple[str, ...], nonce: str | None) -> str:
         now = self.clock.now()
         digest = hashlib.sha256(access.encode()).digest()
         claims: dict[str, object] = {
@@ -582,6 +590,8 @@ class Identity:
             "auth_time": int(now.timestamp()),
             "xero_userid": user.user_id,
         }
+        if nonce:  # OpenID clients check the nonce they sent to the authorize page comes back
+            claims["nonce"] = nonce
         if "email" in scopes:
             claims.update({"email": user.email, "preferred_username": user.email})
         if "profile" in scopes:
@@ -592,14 +602,7 @@ class Identity:
                     "name": f"{user.first_name} {user.last_name}",
                 }
             )
-        return self._jwt(claims)
-
-    def _jwt(self, claims: Mapping[str, object]) -> str:
-        # HS256 with a per-sandbox key: decodable like Xero's RS256 tokens, but not verifiable against Xero's JWKS.
-        header = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
-        payload = _b64url(json.dumps(claims, separators=(",", ":")).encode())
-        signature = hmac.new(self._signing_key, f"{header}.{payload}".encode(), hashlib.sha256).digest()
-        return f"{header}.{payload}.{_b64url(signature)}"
+        return sign_jwt(claims)
 
     # --- revocation, bearer tokens, connections ------------------------------------------------------------------
 
@@ -662,11 +665,16 @@ class Identity:
     def _connections_of(self, user_id: str, client_id: str) -> list[Connection]:
         return [c for c in self._connections.values() if c.user_id == user_id and c.client_id == client_id]
 
+    def user_by_id(self, user_id: str) -> User | None:
+        with self._lock:
+            return next((u for u in self._users.values() if u.user_id == user_id), None)
+
     def _user_by_id(self, user_id: str) -> User:
         if user_id.startswith("custom:"):
             return User(user_id, "", "")
-        with self._lock:
-            return next(u for u in self._users.values() if u.user_id == user_id)
+        user = self.user_by_id(user_id)
+        assert user is not None, "tokens are only issued to known users"
+        return user
 
     @staticmethod
     def _custom_user(app: App) -> User:

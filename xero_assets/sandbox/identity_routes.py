@@ -16,14 +16,14 @@ from urllib.parse import parse_qsl, urlencode
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from xero_assets.sandbox import wire
+from xero_assets.sandbox import keys, wire
 from xero_assets.sandbox.faults import faulted
-from xero_assets.sandbox.identity import App, AuthCode, BearerError, OAuthError, User
+from xero_assets.sandbox.identity import KNOWN_SCOPES, App, AuthCode, BearerError, OAuthError, User
 from xero_assets.sandbox.state import SandboxState
 
 SESSION_COOKIE = "xero_sandbox_session"
 _AUTHORIZE_FIELDS = ("response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge",
-                     "code_challenge_method")  # fmt: skip
+                     "code_challenge_method", "nonce")  # fmt: skip
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -160,7 +160,13 @@ async def authorize(request: Request) -> Response:
         return RedirectResponse(redirect_url(params["redirect_uri"], denied), status_code=302)
     try:
         code = state.identity.consent(
-            user, app, params["redirect_uri"], scopes, form.get("tenant_id", []), params.get("code_challenge")
+            user,
+            app,
+            params["redirect_uri"],
+            scopes,
+            form.get("tenant_id", []),
+            params.get("code_challenge"),
+            params.get("nonce"),
         )
     except OAuthError as exc:
         refused = {"error": exc.error, "error_description": exc.description, "state": params.get("state")}
@@ -230,3 +236,53 @@ async def connection(request: Request) -> Response:
     if not state.identity.disconnect(access, request.path_params["connection_id"]):
         return wire.not_found()
     return Response(status_code=204)
+
+
+# --- OpenID discovery ----------------------------------------------------------------------------------------------
+
+
+async def openid_configuration(request: Request) -> Response:
+    """/.well-known/openid-configuration, as identity.xero.com publishes it (the endpoints point at this sandbox)."""
+    base = sandbox(request).identity.issuer
+    return JSONResponse(
+        {
+            "issuer": base,
+            "authorization_endpoint": f"{base}/identity/connect/authorize",
+            "token_endpoint": f"{base}/connect/token",
+            "userinfo_endpoint": f"{base}/connect/userinfo",
+            "revocation_endpoint": f"{base}/connect/revocation",
+            "jwks_uri": f"{base}/.well-known/openid-configuration/jwks",
+            "scopes_supported": sorted(KNOWN_SCOPES),
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "claims_supported": ["sub", "xero_userid", "email", "given_name", "family_name", "name", "nonce"],
+        }
+    )
+
+
+async def jwks(request: Request) -> Response:
+    return JSONResponse(keys.jwks())
+
+
+async def userinfo(request: Request) -> Response:
+    """GET /connect/userinfo: the logged-in user's claims for an access token that holds openid."""
+    state = sandbox(request)
+    try:
+        access = state.identity.bearer(request.headers.get("authorization"))
+    except BearerError as exc:
+        return wire.unauthorized(exc.detail)
+    user = state.identity.user_by_id(access.user_id)
+    if "openid" not in access.scopes or user is None:
+        return JSONResponse({"error": "insufficient_scope"}, status_code=403)
+    claims: dict[str, str] = {"sub": user.user_id, "xero_userid": user.user_id}
+    if "email" in access.scopes:
+        claims.update({"email": user.email, "preferred_username": user.email})
+    if "profile" in access.scopes:
+        claims.update({"given_name": user.first_name, "family_name": user.last_name,
+                       "name": f"{user.first_name} {user.last_name}"})  # fmt: skip
+    return JSONResponse(claims)

@@ -55,6 +55,9 @@ def create_app(config: SandboxConfig | None = None, world: World | None = None) 
         Route("/identity/connect/authorize", identity_routes.authorize, methods=["GET", "POST"]),
         Route("/connect/token", identity_routes.token, methods=["POST"]),
         Route("/connect/revocation", identity_routes.revocation, methods=["POST"]),
+        Route("/connect/userinfo", identity_routes.userinfo, methods=["GET"]),
+        Route("/.well-known/openid-configuration", identity_routes.openid_configuration, methods=["GET"]),
+        Route("/.well-known/openid-configuration/jwks", identity_routes.jwks, methods=["GET"]),
         Route("/connections", identity_routes.connections, methods=["GET"]),
         Route("/connections/{connection_id}", identity_routes.connection, methods=_ANY_METHOD),
         *control.ROUTES,
@@ -92,6 +95,7 @@ def _server(app: Starlette, quiet: bool) -> uvicorn.Server:
         log_level="warning",
         log_config=None if quiet else uvicorn.config.LOGGING_CONFIG,
         timeout_graceful_shutdown=2,
+        server_header=False,
     )
     return uvicorn.Server(config)
 

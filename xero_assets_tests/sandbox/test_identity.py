@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
 from urllib.parse import parse_qs, urlparse
 
 import httpx
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from xero_assets.sandbox.identity import pkce_challenge
 from xero_assets.sandbox.server import SandboxHandle
@@ -415,3 +418,32 @@ def test_revocation_with_an_unknown_token_is_still_200_but_needs_a_valid_client(
         headers={"Authorization": basic(app.client_id, "wrong")},
     )
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_client"
+
+
+def _verify_rs256(token: str, jwk: dict[str, str]) -> None:
+    def number(field: str) -> int:
+        raw = jwk[field]
+        return int.from_bytes(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)), "big")
+
+    public = rsa.RSAPublicNumbers(number("e"), number("n")).public_key()
+    signing_input, _, signature = token.rpartition(".")
+    raw = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+    public.verify(raw, signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())  # raises when invalid
+
+
+def test_openid_discovery_and_jwks_verify_the_id_token_which_echoes_the_nonce(sb: SandboxHandle, http: httpx.Client):
+    discovery = http.get(f"{sb.base_url}/.well-known/openid-configuration").json()
+    assert discovery["issuer"] == sb.base_url
+    assert discovery["token_endpoint"] == f"{sb.base_url}/connect/token"
+    (jwk,) = http.get(discovery["jwks_uri"]).json()["keys"]
+
+    code = consent(http, sb, "openid profile email offline_access", nonce="n-42")["code"]
+    tokens = exchange(http, sb, code).json()
+    _verify_rs256(tokens["id_token"], jwk)
+    _verify_rs256(tokens["access_token"], jwk)
+    claims = jwt_claims(tokens["id_token"])
+    assert claims["nonce"] == "n-42" and claims["iss"] == sb.base_url
+    assert claims["aud"] == sb.app_state.web_app.client_id
+
+    userinfo = http.get(discovery["userinfo_endpoint"], headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert userinfo.json()["email"] == sb.app_state.user.email
