@@ -8,6 +8,7 @@ import os
 import dagster as dg
 
 from xero_assets.assets import xero_sync
+from xero_assets.dashboards import dashboards
 from xero_assets.resources import WarehouseResource, XeroResource
 from xero_assets.sensors import xero_tenant_sensor
 from xero_assets.xero.config import DEFAULT_API_URL, DEFAULT_IDENTITY_URL, DEFAULT_LOGIN_URL
@@ -32,4 +33,4 @@ def resources() -> dict[str, object]:
     return {"xero": xero_resource(), "warehouse": WarehouseResource()}
 
 
-defs = dg.Definitions(assets=[xero_sync], sensors=[xero_tenant_sensor], resources=resources())
+defs = dg.Definitions(assets=[xero_sync, dashboards], sensors=[xero_tenant_sensor], resources=resources())

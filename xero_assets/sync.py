@@ -237,7 +237,7 @@ def _sync_scan(run: _Run, endpoint: catalog.Endpoint, state: SyncState, full_ref
         newest = _max_dt(newest, _newest(page.records, endpoint.updated_field))
         progress = replace(
             state,
-            scan_page=page.page + 1,
+            scan_page=(page.page or 1) + 1,
             scan_ims=ims,
             scan_started=scan_started,
             scan_full=complete,
