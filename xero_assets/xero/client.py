@@ -180,13 +180,14 @@ class TenantClient:
             problem: str
             with self._limiter.slot() as waited:
                 self.stats.add(calls=1, waits_seconds=waited)
+                sent_at = parent._clock()
                 try:
                     response = parent._get(full_path, params, {**headers, "Authorization": f"Bearer {token}"})
                 except (httpx.TimeoutException, httpx.TransportError) as exc:
                     response = None
                     problem = f"{type(exc).__name__} (timeout or dropped connection)"
             if response is not None:
-                day, minute = self._limiter.observe(response.headers)
+                day, minute = self._limiter.observe(response.headers, sent_at)
                 self.stats.remaining(day, minute)
                 status = response.status_code
                 if status == 200:

@@ -116,6 +116,8 @@ class TenantLimiter:
         self._in_flight = threading.BoundedSemaphore(limits.concurrent)
         self._next_start = 0.0
         self._paused_until = 0.0
+        self._last_seen: tuple[float, int] | None = None  # (start, minute remaining) of the latest-started call seen
+        self._window_opened: float | None = None
 
     @contextmanager
     def slot(self) -> Iterator[float]:
@@ -147,19 +149,48 @@ class TenantLimiter:
             self._paused_until = max(self._paused_until, until)
             self._next_start = max(self._next_start, until)
 
-    def observe(self, headers: Mapping[str, str]) -> tuple[int | None, int | None]:
-        """Read Xero's remaining counts; stop starting calls when a window is spent. Returns (day, minute) left."""
+    def observe(self, headers: Mapping[str, str], sent_at: float | None = None) -> tuple[int | None, int | None]:
+        """Read Xero's remaining counts from a response to a call started at `sent_at`; hold new calls while a
+        window is spent. Returns (day, minute) calls left."""
         minute = header_int(headers, "X-MinLimit-Remaining")
         day = header_int(headers, "X-DayLimit-Remaining")
         app = header_int(headers, "X-AppMinLimit-Remaining")
-        if minute is not None and minute <= 0:
-            # Someone else (another process, another app run) is spending this tenant's minute. Xero does not say
-            # when its fixed window resets; one full window is the longest that can be.
-            log.info("Xero reports no calls left this minute; pausing the tenant for one window")
-            self.pause(self.limits.minute_seconds)
+        sent = self._clock() if sent_at is None else sent_at
+        if minute is not None:
+            with self._lock:
+                reset_by = self._track_window(sent, minute)
+            if minute <= 0:
+                # Xero will refuse this tenant until its window resets, which happens by `reset_by`. In steady pacing
+                # that is about when our next call starts anyway; when someone else spent the window, we wait.
+                log.info("Xero reports no calls left this minute for the tenant; holding calls until its window resets")
+                self.pause(max(0.0, reset_by + self._jitter_margin - self._clock()))
         if app is not None and app <= 0:
             log.info("Xero reports no app-wide calls left this minute; pausing every tenant for one window")
             self._app.pause(self.limits.minute_seconds)
-        if day is not None and day < self.limits.per_day // 10 and day % 50 == 0:
-            log.warning("only %d calls left today for this tenant", day)
+        if day is not None and day * 10 < self.limits.per_day:
+            log.warning("%d calls left today for this tenant (of %d)", day, self.limits.per_day)
         return day, minute
+
+    @property
+    def _jitter_margin(self) -> float:
+        """How far our clock and Xero's view of when a call arrived may disagree."""
+        return self.limits.minute_seconds * 0.02
+
+    def _track_window(self, sent: float, minute: int) -> float:
+        """When Xero's current minute window ends at the latest, from the remaining counts seen so far.
+
+        A window opens on its first call; we see that as the remaining count going *up* between two calls in send
+        order, so the window opened no later than the later call's start. Call under `self._lock`.
+        """
+        window = self.limits.minute_seconds
+        last = self._last_seen
+        if last is None or (sent >= last[0] and minute > last[1]):
+            self._window_opened = sent
+        if last is None or sent >= last[0]:
+            self._last_seen = (sent, minute)
+        opened = self._window_opened
+        # A call counted in the current window started less than one window after it opened (give or take network
+        # jitter); if our estimate is older than that, someone else opened the window since, no later than this call.
+        if opened is None or opened + window + self._jitter_margin < sent:
+            opened = self._window_opened = sent
+        return opened + window

@@ -56,14 +56,40 @@ def test_a_pause_holds_every_later_call_of_the_tenant() -> None:
         assert waited == pytest.approx(7.5)
 
 
-def test_headers_saying_the_minute_is_spent_pause_the_tenant_for_a_window() -> None:
+def test_a_spent_minute_with_no_history_holds_the_tenant_for_a_window() -> None:
     clock = FakeClock()
     limiter = _limiter(RateLimits(per_minute=1000, minute_seconds=4.0), clock)
     day, minute = limiter.observe({"X-MinLimit-Remaining": "0", "X-DayLimit-Remaining": "4000"})
     assert (day, minute) == (4000, 0)
     before = clock()
     with limiter.slot():
-        assert clock() - before == pytest.approx(4.0)
+        assert clock() - before == pytest.approx(4.0 * 1.02)  # one window, plus a 2% margin
+
+
+def _paced_calls(limiter: TenantLimiter, clock: FakeClock, remaining: list[int]) -> list[float]:
+    """Start one call per remaining count, answering each with it; returns the start times."""
+    starts = []
+    for left in remaining:
+        with limiter.slot():
+            starts.append(clock())
+        limiter.observe({"X-MinLimit-Remaining": str(left)}, starts[-1])
+    return starts
+
+
+def test_a_window_spent_by_our_own_pacing_costs_no_extra_wait() -> None:
+    # 5 a window of 4 s: calls 1 s apart. Jitter put the 5th call (at 4.0) into the first window, so it reads 0.
+    clock = FakeClock(start=0.0)
+    limiter = _limiter(RateLimits(per_minute=5, minute_seconds=4.0), clock)
+    starts = _paced_calls(limiter, clock, [4, 3, 2, 1, 0, 4])
+    assert starts == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]  # the window had reset by our next turn: no stall
+
+
+def test_a_window_spent_by_someone_else_holds_calls_until_it_resets() -> None:
+    clock = FakeClock(start=0.0)
+    limiter = _limiter(RateLimits(per_minute=5, minute_seconds=4.0), clock)
+    starts = _paced_calls(limiter, clock, [4, 0, 4])  # another process took the rest of the first window
+    assert starts[:2] == [0.0, 1.0]
+    assert starts[2] == pytest.approx(4.0 * 1.02)  # the window opened at 0 resets by 4 (plus margin), not at 2
 
 
 def test_the_app_limit_is_shared_across_tenants() -> None:
