@@ -28,3 +28,13 @@ class FixedClock:
 @pytest.fixture(scope="module")
 def small_world() -> World:
     return build_world(seed=7, tenants=4, size="small", clock=FixedClock())
+
+
+@pytest.fixture(scope="session")
+def medium_world() -> World:
+    """One medium organisation per country (AU, NZ, GB, US), shared by the read-only test modules."""
+    return build_world(seed=11, tenants=4, size="medium", clock=FixedClock())
+
+
+def by_country(world: World, country: str):  # type: ignore[no-untyped-def]
+    return next(books for books in world.tenants.values() if books.country == country)

@@ -67,6 +67,8 @@ class Books:
         # The server answers from worker threads and /_sandbox/mutate may run at the same time: one lock keeps a
         # response from seeing a record half-moved in the default order.
         self.lock = threading.RLock()
+        self.seq = 0  # creation order across every record, continued by mutations
+        self.numbers: dict[str, int] = {}  # last document number used per prefix (INV, CN, QU, PO)
 
     # --- helpers the generator and mutations share ----------------------------------------------------------------
     @property

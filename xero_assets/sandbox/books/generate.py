@@ -188,19 +188,21 @@ class Generator:
         self.now = books.now()
         self.today = self.now.date()
         self.start = add_months(self.today.replace(day=1), -spec.months)
-        self.seq = 0
         self.out: dict[str, list[Any]] = {name: [] for name in books.collections}
-        self.numbers: dict[str, int] = {}
-        self.controls = None
 
     # --- small helpers ------------------------------------------------------------------------------------------
+    @property
+    def seq(self) -> int:
+        return self.books.seq
+
     def next_seq(self) -> int:
-        self.seq += 1
-        return self.seq
+        self.books.seq += 1
+        return self.books.seq
 
     def number(self, prefix: str, width: int = 5) -> str:
-        self.numbers[prefix] = self.numbers.get(prefix, 0) + 1
-        return f"{prefix}-{self.numbers[prefix]:0{width}d}"
+        numbers = self.books.numbers
+        numbers[prefix] = numbers.get(prefix, 0) + 1
+        return f"{prefix}-{numbers[prefix]:0{width}d}"
 
     def stamp(self, day: date) -> datetime:
         return stamp(day, self.rng, self.now)
@@ -524,6 +526,8 @@ class Generator:
     # --- one month of trading -------------------------------------------------------------------------------------
     def trade_month(self, month: date) -> None:
         self.managed_services(month)
+        if month == self.today.replace(day=1):
+            self.drafts(month)
         for _ in range(self.spec.hardware_deals):
             self.hardware_deal(month)
         self.overhead_bills(month)
@@ -568,6 +572,15 @@ class Generator:
             )  # fmt: skip
             if status == "AUTHORISED":
                 self.settle_sale(doc, prof)
+
+    def drafts(self, month: date) -> None:
+        """Work in progress this month: draft invoices for ad-hoc support, not yet approved (nor posted)."""
+        for _ in range(max(3, self.spec.customers // 50)):
+            contact, _ = self.rng.choice(self.customers)
+            day = month + timedelta(days=self.rng.randrange(0, max(1, (self.today - month).days + 1)))
+            line = Line("Ad-hoc support hours", self.rng.randrange(1, 8), 15000, self.acc("220"), self.tax("sales"))
+            self.add_doc("invoices", "ACCREC", contact, day, [line], due=day + timedelta(days=20),
+                         number=self.number("INV", 6), status="DRAFT", reference="Ad-hoc support")  # fmt: skip
 
     def settle_sale(self, doc: Doc, prof: dict[str, Any]) -> None:
         """Customer behaviour: pay on time, late, in part, not at all; sometimes a credit, overpayment or void."""

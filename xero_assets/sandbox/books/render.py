@@ -175,7 +175,7 @@ class Renderer:
             out[due_key] = ms_date(doc.due)
             out[f"{due_key}String"] = iso_date(doc.due)
         out["Status"] = self.status(doc)
-        out["LineAmountTypes"] = "Exclusive"
+        out["LineAmountTypes"] = "EXCLUSIVE" if kind == "quotes" else "Exclusive"
         out["SubTotal"] = money(doc.sub_total)
         out["TotalTax"] = money(doc.total_tax)
         out["Total"] = money(doc.total)

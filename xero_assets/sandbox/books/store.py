@@ -53,6 +53,7 @@ class Collection(Generic[R]):
         self._records: list[Any] = []
         self._keys: list[tuple[float, int]] = []
         self._by_id: dict[str, Any] = {}
+        self._placed: dict[int, tuple[float, int]] = {}  # id(record) -> the key it is filed under
         self._next_seq = 0
 
     # --- building and changing ----------------------------------------------------------------------------------
@@ -64,12 +65,14 @@ class Collection(Generic[R]):
             self._next_seq = max(self._next_seq, record.seq + 1)
         self._records.sort(key=lambda r: _key(r.updated, r.seq))
         self._keys = [_key(r.updated, r.seq) for r in self._records]
+        self._placed = {id(r): k for r, k in zip(self._records, self._keys, strict=True)}
 
     def add(self, record: Any) -> None:
         key = _key(record.updated, record.seq)
         at = bisect.bisect_right(self._keys, key)
         self._keys.insert(at, key)
         self._records.insert(at, record)
+        self._placed[id(record)] = key
         self._by_id[record.id.lower()] = record
         self._next_seq = max(self._next_seq, record.seq + 1)
 
@@ -77,13 +80,16 @@ class Collection(Generic[R]):
         return self._next_seq
 
     def touch(self, record: Any, now: datetime) -> None:
-        """Set UpdatedDateUTC to `now` and move the record to its new place in the default order."""
+        """Set UpdatedDateUTC to `now` and move the record to its new place in the default order.
+
+        Safe after code has already changed `record.updated`: the record is found by the key it was filed under.
+        """
         self._remove(record)
         record.updated = now
         self.add(record)
 
     def _remove(self, record: Any) -> None:
-        key = _key(record.updated, record.seq)
+        key = self._placed.pop(id(record))  # where it was filed, even if its timestamp has changed since
         at = bisect.bisect_left(self._keys, key)
         while self._records[at] is not record:
             at += 1
