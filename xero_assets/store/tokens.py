@@ -12,7 +12,9 @@ One token row per consent (Xero's auth event), covering every tenant chosen in i
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,7 +33,7 @@ from xero_assets.xero.oauth import InvalidGrant, TokenSet, XeroConnection, XeroO
 log = logging.getLogger(__name__)
 
 REFRESH_MARGIN = timedelta(minutes=2)  # refresh this long before expiry, so a token never expires mid-call
-JUST_REFRESHED = timedelta(seconds=30)  # a forced refresh within this of another one reuses that one's token
+JUST_REFRESHED = timedelta(seconds=30)  # without knowing the rejected token, a refresh this recent is trusted
 
 xero_tokens = sa.Table(
     "xero_tokens",
@@ -109,6 +111,10 @@ def _from_db(moment: datetime | None) -> datetime | None:
     return None if moment is None else moment.replace(tzinfo=UTC)
 
 
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def _connection(row: sa.Row) -> Connection:
     return Connection(
         tenant_id=row.tenant_id,
@@ -143,6 +149,9 @@ class TokenStore:
         self._cipher = cipher
         self._owns_engine = owns_engine
         self._clock = clock
+        # Per thread, a digest of the access token last handed out per consent: when that thread reports it rejected
+        # (force_refresh), we can tell "someone already refreshed it" from "the stored token itself is dead".
+        self._handed_out = threading.local()
         if create_tables:
             metadata.create_all(engine, tables=[xero_tokens, xero_connections])
 
@@ -222,14 +231,15 @@ class TokenStore:
     def access_token(self, tenant_id: str, *, force_refresh: bool = False) -> str:
         """A valid access token for the tenant, refreshing (once, across every process) when it is about to expire.
 
-        `force_refresh` is for a 401 TokenExpired: it refreshes unless another caller refreshed moments ago.
+        `force_refresh` is for a 401 TokenExpired on the token this thread was last given: it refreshes unless
+        another caller has refreshed it since.
         """
         with self.engine.connect() as conn:
             row = conn.execute(self._token_query(tenant_id)).first()
         token_id = self._usable(tenant_id, row)
         if not force_refresh and not self._expiring(row):
-            return self._decrypt(row.access_token_encrypted)
-        return self._refresh(tenant_id, token_id, force_refresh)
+            return self._hand_out(token_id, self._decrypt(row.access_token_encrypted))
+        return self._hand_out(token_id, self._refresh(tenant_id, token_id, force_refresh))
 
     def refresh_token_of(self, token_id: str) -> str | None:
         """The consent's current refresh token, for revoking it (never logged or shown)."""
@@ -326,10 +336,9 @@ class TokenStore:
             if row is None:
                 raise ReauthorizationRequired([tenant_id], "its tokens were removed")
             now = self._clock()
-            last = _from_db(row.last_refresh_at)
-            just_refreshed = last is not None and now - last < JUST_REFRESHED
-            if not self._expiring(row) and (not force or just_refreshed):
-                return self._decrypt(row.access_token_encrypted)  # another caller refreshed while we waited
+            stored = self._decrypt(row.access_token_encrypted)
+            if not self._expiring(row) and (not force or self._refreshed_since_rejection(token_id, stored, row, now)):
+                return stored  # another caller refreshed while we waited for the lock
             if not row.refresh_token_encrypted:
                 raise ReauthorizationRequired([tenant_id], "the consent has no refresh token (offline_access)")
             try:
@@ -356,6 +365,18 @@ class TokenStore:
             log.warning("Xero refused the refresh token for tenant(s) %s; marked needs re-authorization", dead)
             raise ReauthorizationRequired(dead or [tenant_id], detail)
         return fresh.access_token
+
+    def _refreshed_since_rejection(self, token_id: str, stored: str, row: sa.Row, now: datetime) -> bool:
+        """For a forced refresh: is the stored token newer than the one this thread found rejected?"""
+        rejected = getattr(self._handed_out, token_id, None)
+        if rejected is not None:
+            return _digest(stored) != rejected
+        last = _from_db(row.last_refresh_at)
+        return last is not None and now - last < JUST_REFRESHED
+
+    def _hand_out(self, token_id: str, token: str) -> str:
+        setattr(self._handed_out, token_id, _digest(token))
+        return token
 
     def _store_refreshed(self, conn: sa.Connection, token_id: str, row: sa.Row, fresh: TokenSet, now: datetime) -> None:
         refresh = self._encrypt(fresh.refresh_token) if fresh.refresh_token else row.refresh_token_encrypted

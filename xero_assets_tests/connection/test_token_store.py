@@ -92,14 +92,28 @@ def _consent_expired(store: TokenStore) -> None:
         conn.execute(xero_tokens.update().values(expires_at=datetime(2000, 1, 1)))
 
 
-def test_a_forced_refresh_right_after_another_reuses_its_token(database_url: str) -> None:
+def test_workers_that_saw_the_same_401_refresh_once(database_url: str) -> None:
     endpoint = TokenEndpoint()
     store = _store(database_url, endpoint)
     _consent(store, "R", ["t1"])
-    first = store.access_token("t1", force_refresh=True)
-    again = store.access_token("t1", force_refresh=True)  # a second worker that saw the same 401
-    assert first == again == "R-access-1"
+    barrier = threading.Barrier(4)
+    results: list[str] = []
+
+    def worker() -> None:
+        assert store.access_token("t1") == "R-access-0"  # used, and (say) answered 401 TokenExpired
+        barrier.wait()
+        results.append(store.access_token("t1", force_refresh=True))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == ["R-access-1"] * 4
     assert endpoint.refreshes == ["R"]
+    # A thread reporting the new token rejected too (revoked, or clocks apart) gets another refresh.
+    assert store.access_token("t1") == "R-access-1"
+    assert store.access_token("t1", force_refresh=True) == "R-r1-access-2"
     store.close()
 
 
