@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from xero_assets.sandbox.books.query import QueryError
 from xero_assets.sandbox.faults import FaultRule
 from xero_assets.sandbox.identity import App, OAuthError, User
 from xero_assets.sandbox.identity_routes import code_redirect_url
@@ -247,6 +248,8 @@ def _guarded(endpoint: Any) -> Any:
     async def wrapped(request: Request) -> Response:
         try:
             return await endpoint(request)
+        except QueryError as exc:  # the books refusing a spec, e.g. an unknown mutation
+            return _error(exc.message, type=exc.type)
         except (ValueError, TypeError, KeyError) as exc:
             return _error(str(exc))
         except Exception as exc:
