@@ -152,10 +152,9 @@ def connect_interactive(
             if not server.done.wait(timeout):
                 raise ConnectError(f"no redirect from Xero within {timeout:.0f}s; run `xero-assets connect` again")
             result = server.result
-        assert result is not None
-        if result.error:
-            raise ConnectError(f"Xero did not connect ({result.error}); run `xero-assets connect` to try again")
-        assert result.code is not None
+        if result is None or not result.code:
+            error = result.error if result else "no code"
+            raise ConnectError(f"Xero did not connect ({error}); run `xero-assets connect` to try again")
         tokens = store.oauth.exchange_code(result.code, request.code_verifier, request.redirect_uri)
         found = store.oauth.list_connections(tokens.access_token, tokens.auth_event_id)
         if not found:

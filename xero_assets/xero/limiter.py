@@ -118,6 +118,7 @@ class TenantLimiter:
         self._paused_until = 0.0
         self._last_seen: tuple[float, int] | None = None  # (start, minute remaining) of the latest-started call seen
         self._window_opened: float | None = None
+        self._day_warned = False
 
     @contextmanager
     def slot(self) -> Iterator[float]:
@@ -167,8 +168,9 @@ class TenantLimiter:
         if app is not None and app <= 0:
             log.info("Xero reports no app-wide calls left this minute; pausing every tenant for one window")
             self._app.pause(self.limits.minute_seconds)
-        if day is not None and day * 10 < self.limits.per_day:
-            log.warning("%d calls left today for this tenant (of %d)", day, self.limits.per_day)
+        if day is not None and day * 10 < self.limits.per_day and not self._day_warned:
+            self._day_warned = True  # once per client: a warning on every call would drown the run's log
+            log.warning("only %d of the %d daily calls are left for this tenant", day, self.limits.per_day)
         return day, minute
 
     @property

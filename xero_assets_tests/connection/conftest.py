@@ -7,11 +7,9 @@ request stats: they compare before/after snapshots, so the session-end check see
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -19,6 +17,7 @@ from cryptography.fernet import Fernet
 
 from xero_assets.catalog import ApiBase
 from xero_assets.sandbox.server import SandboxConfig, running_sandbox
+from xero_assets.sandbox_connect import consent, sandbox_app_config
 from xero_assets.store.db import make_engine
 from xero_assets.store.tokens import TokenStore
 from xero_assets.xero.config import XeroAppConfig
@@ -45,16 +44,9 @@ class Sandbox:
     def tenant(self, country: str) -> str:
         return next(t["tenant_id"] for t in self.info["tenants"] if t["country"] == country)
 
-    def app_config(self, scopes: tuple[str, ...] | None = None, redirect_uri: str | None = None) -> XeroAppConfig:
-        config = XeroAppConfig(
-            client_id=self.info["client_id"],
-            client_secret=self.info["client_secret"],
-            redirect_uri=redirect_uri or self.info["redirect_uri"],
-            login_url=self.base_url,
-            identity_url=self.base_url,
-            api_url=self.base_url,
-        )
-        return config if scopes is None else dataclasses.replace(config, scopes=scopes)
+    def app_config(self, scopes: tuple[str, ...] | None = None) -> XeroAppConfig:
+        """The sandbox's default app (every scope unless told), all base URLs at the sandbox."""
+        return sandbox_app_config(self.info, scopes)
 
     def stats(self) -> dict[str, Any]:
         return self.control.get("/_sandbox/stats").json()
@@ -68,30 +60,9 @@ class Sandbox:
     def clear_faults(self) -> None:
         self.control.delete("/_sandbox/faults").raise_for_status()
 
-    def consent(self, oauth: XeroOAuth, tenant_ids: list[str]) -> tuple[str, str]:
-        """Consent like a user clicking "Allow access" (no browser); returns the code and its PKCE verifier."""
-        request = oauth.authorization_request()
-        query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
-        answer = self.control.post(
-            "/_sandbox/consent",
-            json={
-                "client_id": query["client_id"],
-                "redirect_uri": query["redirect_uri"],
-                "scope": query["scope"],
-                "state": query["state"],
-                "code_challenge": query["code_challenge"],
-                "code_challenge_method": query["code_challenge_method"],
-                "tenant_ids": tenant_ids,
-            },
-        )
-        answer.raise_for_status()
-        return answer.json()["code"], request.code_verifier
-
     def connect(self, store: TokenStore, tenant_ids: list[str]) -> None:
-        """The whole consent flow into `store`: consent, code exchange, /connections, save."""
-        code, verifier = self.consent(store.oauth, tenant_ids)
-        tokens = store.oauth.exchange_code(code, verifier)
-        store.save_consent(tokens, store.oauth.list_connections(tokens.access_token, tokens.auth_event_id))
+        """The whole consent flow into `store`: consent (no browser), code exchange, /connections, save."""
+        consent(store, tenant_ids)
 
 
 def data_writes(stats: dict[str, Any]) -> dict[str, int]:
