@@ -586,7 +586,7 @@ class Generator:
         """Customer behaviour: pay on time, late, in part, not at all; sometimes a credit, overpayment or void."""
         rng = self.rng
         roll = rng.random()
-        if roll < 0.004:
+        if roll < 0.004 and not doc.allocations:
             self.void(doc, doc.date + timedelta(days=rng.randrange(1, 10)))
             return
         total = doc.total

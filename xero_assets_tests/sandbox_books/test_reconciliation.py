@@ -1,0 +1,213 @@
+"""Per organisation, a client's own sums over what it synced reconcile with Xero's reports to the cent.
+
+Everything here is read through the same calls a sync makes (Journals by offset, Accounts, Invoices, Reports), never
+from the books' internals, so these are the reconciliations a warehouse can run against Xero itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from xero_assets import catalog
+from xero_assets.sandbox.books import Books, Query, World
+from xero_assets.xero.dates import parse
+from xero_assets_tests.sandbox_books.conftest import by_country
+
+COUNTRIES = ("AU", "NZ", "GB", "US")
+
+
+def cents(value: Any) -> Decimal:
+    return Decimal(str(value)) if value not in ("", None) else Decimal(0)
+
+
+def listed(books: Books, name: str, **params: str) -> list[dict[str, Any]]:
+    api = catalog.get(name)
+    endpoint = api.endpoint_for(books.country)
+    assert endpoint is not None
+    return books.list(api, endpoint, Query.from_params({**endpoint.params, **params})).records
+
+
+def journals(books: Books) -> Iterator[dict[str, Any]]:
+    offset = 0
+    while True:
+        page = listed(books, "journals", offset=str(offset))
+        if not page:
+            return
+        yield from page
+        offset = page[-1]["JournalNumber"]
+
+
+def report(books: Books, name: str, **params: str) -> dict[str, Any]:
+    return books.report(catalog.get(name), params, None)
+
+
+def rows(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for top in document["Rows"]:
+        yield top
+        yield from top.get("Rows", [])
+
+
+def row_values(document: dict[str, Any], title: str) -> list[Decimal]:
+    for row in rows(document):
+        cells = row.get("Cells", [])
+        if cells and cells[0]["Value"] == title:
+            return [cents(c["Value"]) for c in cells[1:]]
+    raise AssertionError(f"no row {title!r}")
+
+
+@pytest.fixture(scope="module", params=COUNTRIES)
+def books(request: pytest.FixtureRequest, medium_world: World) -> Books:
+    return by_country(medium_world, request.param)
+
+
+@pytest.fixture(scope="module")
+def synced_journals(books: Books) -> list[dict[str, Any]]:
+    return list(journals(books))
+
+
+def test_every_journal_balances(synced_journals: list[dict[str, Any]]) -> None:
+    assert synced_journals
+    for journal in synced_journals:
+        assert sum(cents(line["NetAmount"]) for line in journal["JournalLines"]) == 0, journal["JournalNumber"]
+        for line in journal["JournalLines"]:
+            assert cents(line["NetAmount"]) + cents(line["TaxAmount"]) == cents(line["GrossAmount"])
+
+
+def test_trial_balance_nets_to_zero(books: Books) -> None:
+    document = report(books, "trial_balance")
+    debit, credit, ytd_debit, ytd_credit = row_values(document, "Total")
+    assert debit == credit > 0 and ytd_debit == ytd_credit
+    net = sum(
+        (
+            cents(r["Cells"][1]["Value"]) - cents(r["Cells"][2]["Value"])
+            for r in rows(document)
+            if r["RowType"] == "Row"
+        ),
+        Decimal(0),
+    )
+    assert net == 0
+
+
+def _profit_from_journals(books: Books, journals: list[dict[str, Any]], start: date, end: date) -> Decimal:
+    classes = {a["AccountID"]: a["Class"] for a in listed(books, "accounts")}
+    total = Decimal(0)
+    for journal in journals:
+        day = parse(journal["JournalDate"]).date()  # type: ignore[union-attr]
+        if start <= day <= end:
+            for line in journal["JournalLines"]:
+                if classes[line["AccountID"]] in ("REVENUE", "EXPENSE"):
+                    total -= cents(line["NetAmount"])
+    return total
+
+
+@pytest.mark.parametrize(
+    "period",
+    [
+        (date(2026, 10, 1), date(2026, 10, 31)),
+        (date(2025, 7, 1), date(2026, 6, 30)),
+        (date(2025, 2, 14), date(2026, 11, 24)),
+    ],
+    ids=["a-month", "a-financial-year", "an-odd-range"],
+)
+def test_profit_and_loss_equals_journal_lines_on_revenue_and_expense_accounts(
+    books: Books, synced_journals: list[dict[str, Any]], period: tuple[date, date]
+) -> None:
+    start, end = period
+    document = report(books, "profit_and_loss", fromDate=start.isoformat(), toDate=end.isoformat())
+    (net_profit,) = row_values(document, "Net Profit")
+    assert net_profit == _profit_from_journals(books, synced_journals, start, end)
+    assert net_profit != 0
+
+
+def test_profit_and_loss_periods_compare_earlier_months(books: Books, synced_journals: list[dict[str, Any]]) -> None:
+    document = report(books, "profit_and_loss", fromDate="2026-09-01", toDate="2026-09-30", periods="2",
+                      timeframe="MONTH")  # fmt: skip
+    september, august, july = row_values(document, "Net Profit")
+    assert september == _profit_from_journals(books, synced_journals, date(2026, 9, 1), date(2026, 9, 30))
+    assert august == _profit_from_journals(books, synced_journals, date(2026, 8, 1), date(2026, 8, 31))
+    assert july == _profit_from_journals(books, synced_journals, date(2026, 7, 1), date(2026, 7, 31))
+
+
+def _open_receivables(books: Books) -> dict[str, Decimal]:
+    """Per contact: AmountDue on open sales invoices less unapplied customer credits, from the list endpoints."""
+    due: dict[str, Decimal] = {}
+    for invoice in listed(books, "invoices"):
+        if invoice["Type"] == "ACCREC" and invoice["Status"] == "AUTHORISED":
+            key = invoice["Contact"]["ContactID"]
+            due[key] = due.get(key, Decimal(0)) + cents(invoice["AmountDue"])
+    for name, kinds in (("credit_notes", {"ACCRECCREDIT"}), ("overpayments", {"RECEIVE-OVERPAYMENT"}),
+                        ("prepayments", {"RECEIVE-PREPAYMENT"})):  # fmt: skip
+        for credit in listed(books, name):
+            if credit["Type"] in kinds and credit["Status"] == "AUTHORISED":
+                key = credit["Contact"]["ContactID"]
+                due[key] = due.get(key, Decimal(0)) - cents(credit["RemainingCredit"])
+    return {k: v for k, v in due.items() if v}
+
+
+def test_aged_receivables_totals_equal_amounts_due_on_open_sales_invoices(books: Books) -> None:
+    expected = _open_receivables(books)
+    assert expected
+    for contact_id, amount in expected.items():
+        document = report(books, "aged_receivables_by_contact", contactId=contact_id)
+        assert row_values(document, "Total")[-1] == amount, contact_id
+    tb = report(books, "trial_balance")
+    ar = books.account("610")
+    (row,) = [r for r in rows(tb) if r["RowType"] == "Row" and r["Cells"][0]["Value"] == ar.name]
+    assert cents(row["Cells"][1]["Value"]) - cents(row["Cells"][2]["Value"]) == sum(expected.values())
+
+
+def test_aged_reports_require_a_contact_id(books: Books) -> None:
+    from xero_assets.sandbox.books import QueryError
+
+    for name in ("aged_receivables_by_contact", "aged_payables_by_contact"):
+        with pytest.raises(QueryError) as caught:
+            report(books, name)
+        assert caught.value.type == "ValidationException"
+
+
+def test_balance_sheet_net_assets_equal_equity(books: Books) -> None:
+    document = report(books, "balance_sheet", date="2026-10-31", periods="2", timeframe="MONTH")
+    assets, liabilities = row_values(document, "Total Assets"), row_values(document, "Total Liabilities")
+    equity = row_values(document, "Total Equity")
+    assert [a - li for a, li in zip(assets, liabilities, strict=True)] == equity == row_values(document, "Net Assets")
+
+
+def test_bank_summary_closing_balances_follow_the_bank_journal_lines(
+    books: Books, synced_journals: list[dict[str, Any]]
+) -> None:
+    document = report(books, "bank_summary", fromDate="2026-10-01", toDate="2026-10-31")
+    opening, received, spent, closing = row_values(document, "Total")
+    assert opening + received - spent == closing
+    banks = {a["AccountID"] for a in listed(books, "accounts") if a["Type"] == "BANK"}
+    moved = Decimal(0)
+    for journal in synced_journals:
+        if parse(journal["JournalDate"]).date() <= date(2026, 10, 31):  # type: ignore[union-attr]
+            moved += sum((cents(li["NetAmount"]) for li in journal["JournalLines"] if li["AccountID"] in banks),
+                         Decimal(0))  # fmt: skip
+    assert closing == moved
+
+
+def test_published_tax_returns_match_tax_on_journal_lines(books: Books, synced_journals: list[dict[str, Any]]) -> None:
+    api = catalog.get("tax_reports")
+    if api.endpoint_for(books.country) is None:
+        pytest.skip(f"{books.country} has no published GST/BAS reports in Xero")
+    published = books.report(api, {}, None)
+    assert published
+    latest = books.report(api, {}, published[0]["ReportID"])
+    period = latest["ReportTitle"].removeprefix(f"{latest['ReportName']} ")
+    start, end = (datetime.strptime(text, "%d %B %Y").date() for text in period.split(" to "))
+    rates = {r["TaxType"]: r for r in listed(books, "tax_rates")}
+    sales_tax = Decimal(0)
+    for journal in synced_journals:
+        if start <= parse(journal["JournalDate"]).date() <= end:  # type: ignore[union-attr]
+            for line in journal["JournalLines"]:
+                rate = rates.get(line.get("TaxType", ""))
+                if rate is not None and rate["CanApplyToRevenue"] and not rate["CanApplyToExpenses"]:
+                    sales_tax -= cents(line["TaxAmount"])
+    fields = {f["FieldID"]: cents(f["Value"]) for f in latest["Fields"]}
+    assert fields["1A" if books.country == "AU" else "8"] == sales_tax > 0
