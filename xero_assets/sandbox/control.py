@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import secrets
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +33,7 @@ from xero_assets.sandbox.books.query import QueryError
 from xero_assets.sandbox.faults import FaultRule
 from xero_assets.sandbox.identity import App, OAuthError, User
 from xero_assets.sandbox.identity_routes import code_redirect_url
-from xero_assets.sandbox.state import SandboxState
+from xero_assets.sandbox.state import SandboxState, TenantBooks
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,19 @@ async def _json(request: Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError("expected a JSON object")
     return data
+
+
+async def _in_books(
+    state: SandboxState, books: TenantBooks, work: Callable[[], dict[str, Any]], write: bool = False
+) -> dict[str, Any]:
+    """Run `work` on a worker thread holding the tenant's books lock (shared to read, exclusive to mutate)."""
+    lock = state.books_locks[books.tenant_id]
+
+    def run() -> dict[str, Any]:
+        with lock.writing() if write else lock.reading():
+            return work()
+
+    return await run_in_threadpool(run)
 
 
 async def info(request: Request) -> Response:
@@ -120,12 +134,7 @@ async def truth(request: Request) -> Response:
     books = state.tenant(request.path_params["tenant_id"])
     if books is None:
         return _error("unknown tenant", 404)
-
-    def read() -> dict[str, Any]:
-        with state.books_locks[books.tenant_id].reading():
-            return books.truth()
-
-    return JSONResponse(await run_in_threadpool(read))
+    return JSONResponse(await _in_books(state, books, books.truth))
 
 
 async def stats(request: Request) -> Response:
@@ -178,12 +187,7 @@ async def mutate(request: Request) -> Response:
     books = state.tenant(spec.get("tenant_id"))
     if books is None:
         return _error("unknown or missing tenant_id", 404)
-
-    def write() -> dict[str, Any]:
-        with state.books_locks[books.tenant_id].writing():
-            return books.mutate(spec)
-
-    return JSONResponse(await run_in_threadpool(write))
+    return JSONResponse(await _in_books(state, books, lambda: books.mutate(spec), write=True))
 
 
 async def faults(request: Request) -> Response:

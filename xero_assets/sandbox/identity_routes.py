@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from xero_assets.sandbox import keys, wire
 from xero_assets.sandbox.faults import faulted
-from xero_assets.sandbox.identity import KNOWN_SCOPES, App, AuthCode, BearerError, OAuthError, User
+from xero_assets.sandbox.identity import KNOWN_SCOPES, AccessToken, App, AuthCode, BearerError, OAuthError, User
 from xero_assets.sandbox.state import SandboxState
 
 SESSION_COOKIE = "xero_sandbox_session"
@@ -43,6 +43,14 @@ async def read_form(request: Request) -> dict[str, list[str]]:
 def single(form: Mapping[str, list[str]]) -> dict[str, str]:
     """The last value of each field, as OAuth reads them."""
     return {key: values[-1] for key, values in form.items()}
+
+
+def bearer(state: SandboxState, request: Request) -> AccessToken | Response:
+    """The call's access token, or the 401 Xero answers (AuthenticationUnsuccessful or TokenExpired)."""
+    try:
+        return state.identity.bearer(request.headers.get("authorization"))
+    except BearerError as exc:
+        return wire.unauthorized(exc.detail)
 
 
 def redirect_url(redirect_uri: str, params: Mapping[str, str | None]) -> str:
@@ -215,10 +223,9 @@ async def revocation(request: Request) -> Response:
 async def connections(request: Request) -> Response:
     """GET /connections: a bare JSON array; no xero-tenant-id header is needed."""
     state = sandbox(request)
-    try:
-        access = state.identity.bearer(request.headers.get("authorization"))
-    except BearerError as exc:
-        return wire.unauthorized(exc.detail)
+    access = bearer(state, request)
+    if isinstance(access, Response):
+        return access
     found = state.identity.connections(access, request.query_params.get("authEventId"))
     return JSONResponse([c.to_json() for c in found])
 
@@ -227,10 +234,9 @@ async def connection(request: Request) -> Response:
     """DELETE /connections/{id}: 204 without a body, 404 when the id is not this user's connection to this app."""
     state = sandbox(request)
     request.state.stats_path = "/connections/{id}"
-    try:
-        access = state.identity.bearer(request.headers.get("authorization"))
-    except BearerError as exc:
-        return wire.unauthorized(exc.detail)
+    access = bearer(state, request)
+    if isinstance(access, Response):
+        return access
     if request.method != "DELETE":
         return wire.method_not_allowed()
     if not state.identity.disconnect(access, request.path_params["connection_id"]):
@@ -272,10 +278,9 @@ async def jwks(request: Request) -> Response:
 async def userinfo(request: Request) -> Response:
     """GET /connect/userinfo: the logged-in user's claims for an access token that holds openid."""
     state = sandbox(request)
-    try:
-        access = state.identity.bearer(request.headers.get("authorization"))
-    except BearerError as exc:
-        return wire.unauthorized(exc.detail)
+    access = bearer(state, request)
+    if isinstance(access, Response):
+        return access
     user = state.identity.user_by_id(access.user_id)
     if "openid" not in access.scopes or user is None:
         return JSONResponse({"error": "insufficient_scope"}, status_code=403)

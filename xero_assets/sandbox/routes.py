@@ -15,7 +15,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -24,7 +24,8 @@ from starlette.responses import Response
 from xero_assets.catalog import CATALOG, ApiBase, Endpoint, Kind, XeroApi
 from xero_assets.sandbox import wire
 from xero_assets.sandbox.faults import faulted
-from xero_assets.sandbox.identity import AccessToken, BearerError
+from xero_assets.sandbox.identity import AccessToken
+from xero_assets.sandbox.identity_routes import bearer
 from xero_assets.sandbox.state import ReadWriteLock, SandboxState, TenantBooks
 
 DATA_PREFIXES = tuple(base.value for base in ApiBase)
@@ -85,10 +86,9 @@ async def data_api(request: Request) -> Response:
     route = resolve(path)
     request.state.stats_path = route.label if route else path
     request.state.data_api = True
-    try:
-        access = state.identity.bearer(request.headers.get("authorization"))
-    except BearerError as exc:
-        return wire.unauthorized(exc.detail)
+    access = bearer(state, request)
+    if isinstance(access, Response):
+        return access
     tenant_id = request.headers.get("xero-tenant-id", "").strip()
     books = state.tenant(tenant_id)
     if books is None or tenant_id not in state.identity.connected_tenant_ids(access):
@@ -130,42 +130,40 @@ async def _answer(
         # Xero removed the accounting Employees endpoint (28 April 2026) and has no payroll API outside a country's
         # own: both answer as an unknown resource, 404 plain text.
         return wire.not_found()
-    provider = (state.identity.app(access.client_id) or state.web_app).name
-    now = state.clock.now()
-    accept = request.headers.get("accept")
-    params = dict(request.query_params)
-    ims = request.headers.get("if-modified-since")
-    lock = state.books_locks[books.tenant_id]
-    return await run_in_threadpool(_render, lock, books, route, params, ims, accept, provider, now)
+    call = _Read(
+        route=route,
+        params=dict(request.query_params),
+        if_modified_since=request.headers.get("if-modified-since"),
+        accept=request.headers.get("accept"),
+        provider=(state.identity.app(access.client_id) or state.web_app).name,
+        now=state.clock.now(),
+    )
+    return await run_in_threadpool(_render, state.books_locks[books.tenant_id], books, call)
 
 
-def _render(
-    lock: ReadWriteLock,
-    books: TenantBooks,
-    route: Route,
-    params: dict[str, str],
-    ims: str | None,
-    accept: str | None,
-    provider: str,
-    now: Any,
-) -> Response:
+@dataclass(frozen=True)
+class _Read:
+    """What one data call asks of the books, taken from the request before leaving the event loop."""
+
+    route: Route
+    params: dict[str, str]
+    if_modified_since: str | None
+    accept: str | None
+    provider: str
+    now: datetime
+
+
+def _render(lock: ReadWriteLock, books: TenantBooks, call: _Read) -> Response:
     """Read the books and encode the answer (in a worker thread: a 1,000-invoice page is real work), with the
     tenant's books held for reading so a concurrent /_sandbox/mutate never shows half an edit."""
     with lock.reading():
-        return _read(books, route, params, ims, accept, provider, now)
+        return _read(books, call)
 
 
-def _read(
-    books: TenantBooks,
-    route: Route,
-    params: dict[str, str],
-    ims: str | None,
-    accept: str | None,
-    provider: str,
-    now: Any,
-) -> Response:
+def _read(books: TenantBooks, call: _Read) -> Response:
     from xero_assets.sandbox.books.query import Query, QueryError
 
+    route, accept, now, provider, params = call.route, call.accept, call.now, call.provider, call.params
     api, endpoint, base = route.api, route.endpoint, route.endpoint.base
     try:
         if api.kind is Kind.REPORT:
@@ -181,7 +179,7 @@ def _read(
             else:
                 body = wire.envelope(base, endpoint.json_key, [record], now, provider)
             return wire.document(body, base, accept)
-        query = Query.from_params(params, ims, **(route.path_args or {}))
+        query = Query.from_params(params, call.if_modified_since, **(route.path_args or {}))
         page = books.list(api, endpoint, query)
         body = wire.envelope(base, endpoint.json_key, page.records, now, provider, page.pagination)
         return wire.document(body, base, accept)

@@ -172,43 +172,31 @@ def test_client_auth_works_with_basic_header_or_body_and_refuses_a_wrong_secret(
     assert unknown.json()["error"] == "invalid_client"
 
 
-def test_pkce_app_exchanges_its_code_with_the_right_verifier_and_no_secret(sb: SandboxHandle, http: httpx.Client):
+def _pkce_exchange(sb: SandboxHandle, http: httpx.Client, verifier: str, sent_verifier: str) -> httpx.Response:
+    """Consent with the PKCE app (challenge from `verifier`), then redeem the code sending `sent_verifier`."""
     app = sb.app_state.pkce_app
-    verifier = secrets.token_urlsafe(48)
-    code = consent(
-        http, sb, BROAD, client_id=app.client_id, code_challenge=pkce_challenge(verifier), code_challenge_method="S256"
-    )["code"]
+    challenge = {"code_challenge": pkce_challenge(verifier), "code_challenge_method": "S256"}
+    code = consent(http, sb, BROAD, client_id=app.client_id, **challenge)["code"]
     body = {
         "grant_type": "authorization_code",
         "code": code,
         "redirect_uri": app.redirect_uris[0],
         "client_id": app.client_id,
-        "code_verifier": verifier,
+        "code_verifier": sent_verifier,
     }
-    response = http.post(f"{sb.base_url}/connect/token", data=body)
+    return http.post(f"{sb.base_url}/connect/token", data=body)
+
+
+def test_pkce_app_exchanges_its_code_with_the_right_verifier_and_no_secret(sb: SandboxHandle, http: httpx.Client):
+    verifier = secrets.token_urlsafe(48)
+    response = _pkce_exchange(sb, http, verifier, verifier)
     assert response.status_code == 200 and "refresh_token" in response.json()
 
 
 def test_pkce_wrong_or_malformed_verifier_is_invalid_grant(sb: SandboxHandle, http: httpx.Client):
-    app = sb.app_state.pkce_app
     verifier = secrets.token_urlsafe(48)
-    for bad in (secrets.token_urlsafe(48), "short", verifier + "!"):
-        code = consent(
-            http,
-            sb,
-            BROAD,
-            client_id=app.client_id,
-            code_challenge=pkce_challenge(verifier),
-            code_challenge_method="S256",
-        )["code"]
-        body = {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": app.redirect_uris[0],
-            "client_id": app.client_id,
-            "code_verifier": bad,
-        }
-        response = http.post(f"{sb.base_url}/connect/token", data=body)
+    for bad in (secrets.token_urlsafe(48), "short", verifier + "!", ""):
+        response = _pkce_exchange(sb, http, verifier, bad)
         assert response.status_code == 400 and response.json()["error"] == "invalid_grant", bad
 
 
