@@ -349,7 +349,9 @@ class Identity:
         code_challenge_method: str | None,
     ) -> tuple[str, ...]:
         """The requested scopes, validated. Raises OAuthError that is redirected back to the app."""
-        if response_type is not None and response_type != "code":
+        if not response_type:
+            raise OAuthError("invalid_request", "response_type is required")
+        if response_type != "code":
             raise OAuthError("unsupported_response_type", "only response_type=code is supported")
         scopes = self._check_scopes(app, scope)
         if code_challenge:

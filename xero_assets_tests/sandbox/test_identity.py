@@ -104,6 +104,15 @@ def test_unregistered_redirect_uri_is_refused_on_the_page_never_redirected(sb: S
     assert page.status_code == 400 and "location" not in page.headers
 
 
+def test_a_bad_response_type_is_redirected_back_as_an_error(sb: SandboxHandle, http: httpx.Client):
+    url = f"{sb.base_url}/identity/connect/authorize"
+    token_flow = http.get(url, params=_authorize_params(sb, response_type="token"))
+    assert _query(token_flow.headers["location"])["error"] == "unsupported_response_type"
+    params = _authorize_params(sb)
+    del params["response_type"]
+    assert _query(http.get(url, params=params).headers["location"])["error"] == "invalid_request"
+
+
 def test_unknown_scope_is_redirected_back_as_invalid_scope(sb: SandboxHandle, http: httpx.Client):
     page = http.get(f"{sb.base_url}/identity/connect/authorize", params=_authorize_params(sb, scope="accounting.fake"))
     assert page.status_code == 302 and _query(page.headers["location"])["error"] == "invalid_scope"
