@@ -822,7 +822,7 @@ class Generator:
         source, target = self.acc("090"), self.acc("091")
         created = self.stamp(day)
         transfer_id = self.ids()
-        deleted = self.rng.random() < 0.05
+        deleted = len(self.out["bank_transfers"]) % 10 == 2  # one in ten, at least one per organisation
         lines = transfer_posting(source, target, cents)
         self.books.ledger.post(day, created, "TRANSFER", transfer_id, lines, "Transfer to savings")
         if deleted:

@@ -155,8 +155,8 @@ def generate_payroll(gen: Generator) -> None:
             leave_end = leave_start + timedelta(days=days - 1)
             leave_name = rng.choice(tuple(leave_types))
             leave_id = gen.ids()
-            when = stamp(min(leave_start - timedelta(days=14), gen.today), rng, gen.now)
-            when = max(when, updated)
+            asked = min(max(leave_start - timedelta(days=14), gen.start), gen.today)
+            when = stamp(asked, rng, gen.now)
             processed = leave_end < gen.today
             if version == "AU":
                 leave_data = {

@@ -1,0 +1,90 @@
+"""where / order / IDs / Statuses / summaryOnly / endpoint parameters, as far as a sync uses them."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from xero_assets import catalog
+from xero_assets.sandbox.books import Books, Query, World
+from xero_assets.xero.dates import parse
+
+
+@pytest.fixture(scope="module")
+def books(small_world: World) -> Books:
+    return next(iter(small_world.tenants.values()))
+
+
+def invoices(books: Books, **params: str) -> list[dict]:
+    api = catalog.get("invoices")
+    return books.list(api, api.endpoint, Query.from_params(params)).records
+
+
+def test_where_filters_on_status_type_and_dates(books: Books) -> None:
+    found = invoices(books, where='Status=="AUTHORISED" && Type=="ACCREC" && Date >= DateTime(2026, 06, 01)')
+    assert found
+    assert all(i["Status"] == "AUTHORISED" and i["Type"] == "ACCREC" for i in found)
+    assert all(parse(i["Date"]).date() >= date(2026, 6, 1) for i in found)  # type: ignore[union-attr]
+
+
+def test_where_follows_nested_fields_guids_and_string_methods(books: Books) -> None:
+    contact = invoices(books)[0]["Contact"]
+    by_guid = invoices(books, where=f'Contact.ContactID==GUID("{contact["ContactID"].upper()}")')
+    assert by_guid and {i["Contact"]["ContactID"] for i in by_guid} == {contact["ContactID"]}
+    api = catalog.get("contacts")
+    named = books.list(api, api.endpoint, Query.from_params({"where": 'Name.Contains("#1")'})).records
+    assert named and all("#1" in c["Name"] for c in named)
+
+
+def test_where_with_or_and_numbers(books: Books) -> None:
+    found = invoices(books, where='(Status=="DRAFT" || Status=="VOIDED") AND Total > 0')
+    assert found and {i["Status"] for i in found} <= {"DRAFT", "VOIDED"}
+
+
+def test_order_sorts_descending_and_keeps_ties_stable(books: Books) -> None:
+    found = invoices(books, order="Total DESC")
+    totals = [i["Total"] for i in found]
+    assert totals == sorted(totals, reverse=True)
+
+
+def test_default_order_is_oldest_update_first(books: Books) -> None:
+    stamps = [parse(i["UpdatedDateUTC"]) for i in invoices(books)]
+    assert stamps == sorted(stamps)  # type: ignore[type-var]
+
+
+def test_ids_and_statuses_filters(books: Books) -> None:
+    some = [i["InvoiceID"] for i in invoices(books)[:3]]
+    assert {i["InvoiceID"] for i in invoices(books, IDs=",".join(some))} == set(some)
+    assert {i["Status"] for i in invoices(books, Statuses="PAID,VOIDED")} <= {"PAID", "VOIDED"}
+
+
+def test_summary_only_drops_heavy_fields_even_on_a_page(books: Books) -> None:
+    found = invoices(books, page="1", summaryOnly="true")
+    assert found and not any("LineItems" in i or "Payments" in i for i in found)
+
+
+def test_quote_and_purchase_order_parameters(books: Books) -> None:
+    quotes = catalog.get("quotes")
+    declined = books.list(quotes, quotes.endpoint, Query.from_params({"Status": "DECLINED"})).records
+    assert declined and {q["Status"] for q in declined} == {"DECLINED"}
+    orders = catalog.get("purchase_orders")
+    ranged = books.list(orders, orders.endpoint, Query.from_params({"DateFrom": "2026-09-01", "DateTo": "2026-09-30"}))
+    assert ranged.records and all(
+        date(2026, 9, 1) <= parse(o["Date"]).date() <= date(2026, 9, 30)
+        for o in ranged.records  # type: ignore[union-attr]
+    )
+
+
+def test_tracking_categories_hide_archived_unless_asked(books: Books) -> None:
+    api = catalog.get("tracking_categories")
+    default = books.list(api, api.endpoint, Query()).records
+    everything = books.list(api, api.endpoint, Query.from_params(dict(api.endpoint.params))).records
+    assert {c["Status"] for c in default} == {"ACTIVE"} and "ARCHIVED" in {c["Status"] for c in everything}
+
+
+def test_bank_transfers_hide_deleted_unless_include_deleted(books: Books) -> None:
+    api = catalog.get("bank_transfers")
+    default = books.list(api, api.endpoint, Query()).records
+    everything = books.list(api, api.endpoint, Query.from_params({"includeDeleted": "true"})).records
+    assert len(everything) > len(default) and all(t["Status"] == "AUTHORISED" for t in default)

@@ -1,0 +1,152 @@
+"""Change over time: mutations show up for an If-Modified-Since sync exactly as Xero's would, quirks included."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from xero_assets import catalog
+from xero_assets.sandbox.books import Books, Query, QueryError, build_world
+from xero_assets_tests.sandbox_books.conftest import FixedClock
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+def books(clock: FixedClock) -> Books:
+    """A fresh small organisation per test: mutations change it."""
+    world = build_world(seed=5, tenants=1, size="small", clock=clock)
+    return next(iter(world.tenants.values()))
+
+
+def changed_since(books: Books, name: str, moment: datetime) -> dict[str, dict[str, Any]]:
+    api = catalog.get(name)
+    query = Query.from_params(dict(api.endpoint.params), moment.strftime("%Y-%m-%dT%H:%M:%S"))
+    return {r[api.endpoint.id_field]: r for r in books.list(api, api.endpoint, query).records}  # type: ignore[index]
+
+
+def fetch(books: Books, name: str, record_id: str) -> dict[str, Any]:
+    api = catalog.get(name)
+    record = books.get(api, api.endpoint, record_id)
+    assert record is not None
+    return record
+
+
+def test_created_invoices_appear_after_an_if_modified_since_cursor(books: Books, clock: FixedClock) -> None:
+    cursor = clock.advance(hours=1)
+    result = books.mutate({"action": "create", "api": "invoices", "count": 3})
+    assert len(result["ids"]) == 3 and len(result["journals"]) == 3
+    assert set(changed_since(books, "invoices", cursor)) == set(result["ids"])
+    assert set(result["ids"]) <= set(books.truth()["collections"]["invoices"])
+
+
+def test_an_edit_bumps_updated_date_and_posts_a_reversal_and_a_new_journal(books: Books, clock: FixedClock) -> None:
+    cursor = clock.advance(hours=1)
+    (invoice_id,) = books.mutate({"action": "edit", "api": "invoices"})["ids"]
+    journals = [j for j in books.ledger.journals if j.source_id == invoice_id]
+    assert len(journals) == 3  # the original, its reversal, the revised posting
+    original, reversal, revised = journals
+    assert [line[1] for line in reversal.lines] == [-line[1] for line in original.lines]
+    assert sum(line[1] for line in revised.lines) == 0 and revised.lines != original.lines
+    assert invoice_id in changed_since(books, "invoices", cursor)
+    assert books.truth()["reports"]["trial_balance_net"] == 0
+
+
+def test_edit_quiet_changes_a_record_without_bumping_updated_date(books: Books, clock: FixedClock) -> None:
+    cursor = clock.advance(hours=1)
+    result = books.mutate({"action": "edit_quiet", "api": "invoices"})
+    assert result["bumped"] is False and result["updated"] is None
+    (invoice_id,) = result["ids"]
+    assert invoice_id not in changed_since(books, "invoices", cursor), "an IMS sync must miss this, as with Xero"
+    record = fetch(books, "invoices", invoice_id)
+    assert record["AmountPaid"] > 0 and record["AmountDue"] > 0
+    assert datetime.fromisoformat(books.truth()["collections"]["invoices"][invoice_id]) < cursor
+
+
+def test_voiding_posts_a_reversal_dated_as_the_original(books: Books, clock: FixedClock) -> None:
+    cursor = clock.advance(hours=1)
+    (invoice_id,) = books.mutate({"action": "void", "api": "invoices"})["ids"]
+    original, reversal = [j for j in books.ledger.journals if j.source_id == invoice_id]
+    assert reversal.date == original.date and reversal.created == cursor
+    assert fetch(books, "invoices", invoice_id)["Status"] == "VOIDED"
+    assert changed_since(books, "invoices", cursor)[invoice_id]["Status"] == "VOIDED"
+
+
+def test_a_paid_invoice_cannot_be_voided(books: Books) -> None:
+    paid = next(d for d in books.collections["invoices"] if d.payments)
+    with pytest.raises(QueryError):
+        books.mutate({"action": "void", "api": "invoices", "id": paid.id})
+
+
+def test_deleting_a_draft_invoice_keeps_it_listed_as_deleted(books: Books, clock: FixedClock) -> None:
+    cursor = clock.advance(hours=1)
+    (invoice_id,) = books.mutate({"action": "delete", "api": "invoices"})["ids"]
+    assert changed_since(books, "invoices", cursor)[invoice_id]["Status"] == "DELETED"
+    assert not [j for j in books.ledger.journals if j.source_id == invoice_id]
+
+
+def test_a_deleted_payment_is_listed_as_deleted_and_reopens_its_invoice(books: Books, clock: FixedClock) -> None:
+    cursor = clock.advance(hours=1)
+    result = books.mutate({"action": "delete", "api": "payments"})
+    payment_id, invoice_id = result["ids"]
+    payment = changed_since(books, "payments", cursor)[payment_id]
+    assert payment["Status"] == "DELETED"
+    assert changed_since(books, "invoices", cursor)[invoice_id]["AmountDue"] > 0
+    assert len(result["journals"]) == 1
+    assert books.truth()["reports"]["aged_receivables_total"] == books.truth()["reports"]["accounts_receivable_balance"]
+
+
+def test_contact_edits_bump_but_an_is_supplier_flip_does_not(books: Books, clock: FixedClock) -> None:
+    cursor = clock.advance(hours=1)
+    (edited,) = books.mutate({"action": "edit", "api": "contacts"})["ids"]
+    quiet = next(c for c in books.collections["contacts"] if c.status == "ACTIVE" and c.id != edited)
+    was_supplier = fetch(books, "contacts", quiet.id)["IsSupplier"]
+    books.mutate({"action": "edit_quiet", "api": "contacts", "id": quiet.id})
+    seen = changed_since(books, "contacts", cursor)
+    assert edited in seen and quiet.id not in seen
+    assert fetch(books, "contacts", quiet.id)["IsSupplier"] is not was_supplier
+
+
+def test_archived_contacts_leave_default_lists_but_not_include_archived_ones(books: Books, clock: FixedClock) -> None:
+    clock.advance(hours=1)
+    books.mutate({"action": "create", "api": "contacts"})
+    (archived,) = books.mutate({"action": "delete", "api": "contacts"})["ids"]
+    api = catalog.get("contacts")
+    default = {r["ContactID"] for r in books.list(api, api.endpoint, Query()).records}
+    everything = {r["ContactID"] for r in books.list(api, api.endpoint, Query(include_archived=True)).records}
+    assert archived not in default and archived in everything
+
+
+def test_every_mutation_keeps_the_books_balanced(books: Books, clock: FixedClock) -> None:
+    for api, action in [("invoices", "create"), ("payments", "create"), ("credit_notes", "create"),
+                        ("credit_notes", "void"), ("bank_transactions", "create"), ("bank_transactions", "void"),
+                        ("bank_transactions", "delete"), ("items", "edit")]:  # fmt: skip
+        clock.advance(minutes=5)
+        books.mutate({"action": action, "api": api})
+    reports = books.truth()["reports"]
+    assert reports["trial_balance_net"] == 0
+    assert reports["aged_receivables_total"] == reports["accounts_receivable_balance"]
+
+
+def test_journals_created_by_mutations_continue_the_offset_sequence(books: Books, clock: FixedClock) -> None:
+    last = books.ledger.journals[-1].number
+    clock.advance(hours=1)
+    books.mutate({"action": "create", "api": "invoices", "count": 2})
+    api = catalog.get("journals")
+    fresh = books.list(api, api.endpoint, Query.from_params({"offset": str(last)})).records
+    assert [j["JournalNumber"] for j in fresh] == [last + 1, last + 2]
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [{"action": "explode", "api": "invoices"}, {"action": "void", "api": "users"}, {"action": "edit", "api": "nope"}],
+)
+def test_unsupported_mutations_are_validation_errors(books: Books, spec: dict[str, str]) -> None:
+    with pytest.raises(QueryError) as caught:
+        books.mutate(spec)
+    assert caught.value.type == "ValidationException"
