@@ -86,7 +86,7 @@ class FetchedPage:
 
 def _refuse_writes(request: httpx.Request) -> None:
     """httpx request hook: the last line of the read-only guarantee, whatever code built the request."""
-    if request.method != "GET" and request.url.path.startswith(DATA_PREFIXES):
+    if request.method != "GET" and any(prefix in request.url.path for prefix in DATA_PREFIXES):
         raise WriteNotAllowed(request.method, request.url.path)
 
 
