@@ -33,7 +33,6 @@ NOT_FOUND_TEXT = "The resource you're looking for cannot be found"
 OFFLINE_TEXT = "The Xero API is currently offline for maintenance"
 UNHANDLED_TEXT = "An unhandled error with the Xero API. Contact the Xero API team if problems persist"
 
-_MS_DATE_VALUE = re.compile(r'"/Date\((-?\d+(?:[+-]\d{4})?)\)/"')
 _MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 _ERROR_NUMBERS = {"ValidationException": 10, "QueryParseException": 16}
 
@@ -44,9 +43,13 @@ def wants_json(accept: str | None) -> bool:
 
 
 def dumps(data: Any) -> bytes:
-    """JSON as Xero writes it: MS dates with escaped slashes (`"\\/Date(1573755038314+0000)\\/"`)."""
+    """JSON as Xero writes it: MS dates with escaped slashes (`"\\/Date(1573755038314+0000)\\/"`).
+
+    Two plain replacements instead of a regex: a 1,000-invoice page is megabytes. A string that merely starts with
+    `/Date(` or ends with `)/` gets its slash escaped too, which is still the same string to any JSON parser.
+    """
     text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-    return _MS_DATE_VALUE.sub(r'"\\/Date(\1)\\/"', text).encode("utf-8")
+    return text.replace('"/Date(', '"\\/Date(').replace(')/"', ')\\/"').encode("utf-8")
 
 
 class XeroJSONResponse(JSONResponse):

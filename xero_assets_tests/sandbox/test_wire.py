@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from xml.etree import ElementTree
 
 import httpx
 
+from xero_assets.sandbox import wire
 from xero_assets.sandbox.server import SandboxHandle
 from xero_assets_tests.sandbox.helpers import AU, NZ, call, connect, stats
 
@@ -151,3 +153,10 @@ def test_latency_option_delays_every_xero_response(start_sandbox, http: httpx.Cl
     started = time.monotonic()
     http.get(f"{sb.base_url}/connections")
     assert time.monotonic() - started >= 0.15
+
+
+def test_date_escaping_never_changes_what_a_json_parser_reads():
+    data = {"a": "/Date(1573755038314+0000)/", "b": "ends with )/", "c": "/Date(not a date", "d": "x/y"}
+    raw = wire.dumps(data)
+    assert b'"a":"\\/Date(1573755038314+0000)\\/"' in raw and b'"d":"x/y"' in raw
+    assert json.loads(raw) == data
