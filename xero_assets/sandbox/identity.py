@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from xero_assets.catalog import CATALOG
 from xero_assets.sandbox.clock import Clock
 from xero_assets.sandbox.keys import sign_jwt
+from xero_assets.sandbox.wire import iso7
 
 ACCESS_TOKEN_LIFETIME = timedelta(seconds=1800)
 CODE_LIFETIME = timedelta(minutes=5)
@@ -159,8 +160,8 @@ class Connection:
             "tenantId": self.tenant_id,
             "tenantType": "ORGANISATION",
             "tenantName": self.tenant_name,
-            "createdDateUtc": connection_date(self.created),
-            "updatedDateUtc": connection_date(self.updated),
+            "createdDateUtc": iso7(self.created),
+            "updatedDateUtc": iso7(self.updated),
         }
 
 
@@ -209,11 +210,6 @@ class TokenResult:
     body: dict[str, object]
     grant_type: str
     client_id: str
-
-
-def connection_date(moment: datetime) -> str:
-    """Identity's dates: ISO, no Z, 7 fractional digits (`2019-12-07T18:46:19.5165400`), as Xero's spec shows."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0"
 
 
 def pkce_challenge(verifier: str) -> str:

@@ -37,6 +37,12 @@ _MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 _ERROR_NUMBERS = {"ValidationException": 10, "QueryParseException": 16}
 
 
+def iso7(moment: datetime) -> str:
+    """ISO without offset and with 7 fractional digits (`2020-08-24T20:16:14.6198711`): .NET's round-trip format,
+    which Identity's connection dates and payroll 2.0's dateTimeUTC use."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0"
+
+
 def wants_json(accept: str | None) -> bool:
     """Xero answers JSON only when asked for it; its default is XML."""
     return accept is not None and "application/json" in accept.lower()
@@ -75,7 +81,7 @@ def envelope(
         out: dict[str, Any] = {
             "id": str(uuid.uuid4()),
             "providerName": provider_name,
-            "dateTimeUTC": now.strftime("%Y-%m-%dT%H:%M:%S.%f"),
+            "dateTimeUTC": iso7(now),
             "httpStatusCode": "OK",
         }
         if pagination is not None:

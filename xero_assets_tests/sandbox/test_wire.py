@@ -84,6 +84,7 @@ def test_payroll_2_uses_the_camel_case_envelope_and_is_always_json(sb: SandboxHa
     body = response.json()
     assert list(body)[:4] == ["id", "providerName", "dateTimeUTC", "httpStatusCode"]
     assert body["httpStatusCode"] == "OK" and body["problem"] is None
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}", body["dateTimeUTC"])
     assert body["employees"][0]["employeeID"] == "e1"
     single = call(http, sb, access, "/payroll.xro/2.0/Employees/e1", tenant=NZ).json()
     assert single["employee"]["firstName"] == "Ann"
