@@ -84,7 +84,8 @@ def sandbox() -> Iterator[Sandbox]:
         final = box.stats()
         data_calls = {r: n for r, n in final["by_route"].items() if r.partition(" ")[2].startswith(DATA_PREFIXES)}
         print(f"\nsandbox requests to data APIs this session: {sum(data_calls.values())}, writes: {final['writes']}")
-        assert final["writes"] == 0 and data_writes(final) == {}, f"non-GET requests reached the data APIs: {final}"
+        writes = data_writes(final)
+        assert final["writes"] == 0 and writes == {}, f"non-GET requests reached the data APIs: {writes}"
 
 
 @pytest.fixture
