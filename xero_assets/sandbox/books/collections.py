@@ -62,10 +62,13 @@ def plain_renderer(updated_key: str | None, iso: bool = False) -> Callable[[Plai
     return render
 
 
-def _plain_visible(flag: str | None) -> Callable[[Plain, Query], bool] | None:
-    if flag is None:
-        return None
-    return lambda record, query: not record.hidden or query.flag(flag)
+def _hidden_unless(flag: str) -> Callable[[Query], Callable[[Plain], bool] | None]:
+    """Hide records flagged hidden (archived, deleted) unless the query sets `flag` (includeArchived, ...)."""
+    return lambda query: None if query.flag(flag) else (lambda record: not record.hidden)
+
+
+def _contacts_filter(query: Query) -> Callable[[Any], bool] | None:
+    return None if query.include_archived else (lambda contact: contact.status != "ARCHIVED")
 
 
 def _date_param(query: Query, name: str) -> date | None:
@@ -78,28 +81,33 @@ def _date_param(query: Query, name: str) -> date | None:
         raise QueryError(VALIDATION, f"{name} is not a date: {raw!r}") from None
 
 
-def _doc_visible(record: Doc, query: Query) -> bool:
-    """The document filters Xero's list endpoints take as parameters (each only where it is given)."""
-    if not query.params:
-        return True
+def _docs_filter(query: Query) -> Callable[[Doc], bool] | None:
+    """The document filters Xero's list endpoints take as parameters, each applied only where it is given."""
+    checks: list[Callable[[Doc], bool]] = []
     contact_ids = query.param("ContactIDs") or query.param("ContactID")
-    if contact_ids and record.contact.id.lower() not in {c.strip().lower() for c in contact_ids.split(",")}:
-        return False
-    numbers = query.param("InvoiceNumbers")
-    if numbers and record.number not in {n.strip() for n in numbers.split(",")}:
-        return False
-    status = query.param("Status")
-    if status and Renderer.status(record) != status.upper():
-        return False
-    quote_number = query.param("QuoteNumber")
-    if quote_number and record.number != quote_number:
-        return False
+    if contact_ids:
+        wanted = {c.strip().lower() for c in contact_ids.split(",")}
+        checks.append(lambda d: d.contact.id.lower() in wanted)
+    numbers = query.param("InvoiceNumbers") or query.param("QuoteNumber")
+    if numbers:
+        chosen = {n.strip() for n in numbers.split(",")}
+        checks.append(lambda d: d.number in chosen)
+    status = (query.param("Status") or "").upper()
+    if status:
+        checks.append(lambda d: Renderer.status(d) == status)
     start, end = _date_param(query, "DateFrom"), _date_param(query, "DateTo")
-    if (start and record.date < start) or (end and record.date > end):
-        return False
-    expiry = record.due if record.kind == "quotes" else None
-    start, end = _date_param(query, "ExpiryDateFrom"), _date_param(query, "ExpiryDateTo")
-    return not ((start or end) and expiry is not None and ((start and expiry < start) or (end and expiry > end)))
+    if start:
+        checks.append(lambda d: d.date >= start)
+    if end:
+        checks.append(lambda d: d.date <= end)
+    expiry_start, expiry_end = _date_param(query, "ExpiryDateFrom"), _date_param(query, "ExpiryDateTo")
+    if expiry_start:
+        checks.append(lambda d: d.kind != "quotes" or (d.due is not None and d.due >= expiry_start))
+    if expiry_end:
+        checks.append(lambda d: d.kind != "quotes" or (d.due is not None and d.due <= expiry_end))
+    if not checks:
+        return None
+    return lambda doc: all(check(doc) for check in checks)
 
 
 def build_collections(renderer: Renderer) -> dict[str, Collection[Any]]:
@@ -109,7 +117,7 @@ def build_collections(renderer: Renderer) -> dict[str, Collection[Any]]:
         "contacts": Collection(
             "contacts",
             renderer.contact,
-            visible=lambda c, q: c.status != "ARCHIVED" or q.include_archived,
+            filter_for=_contacts_filter,
             summary_drop=_CONTACT_SUMMARY_DROP,
         ),
         "items": Collection("items", renderer.item),
@@ -117,8 +125,9 @@ def build_collections(renderer: Renderer) -> dict[str, Collection[Any]]:
     }
     for kind in DOC_KINDS:
         out[kind] = Collection(
-            kind, renderer.doc, visible=_doc_visible, summary_drop=_INVOICE_SUMMARY_DROP, status_of=Renderer.status
+            kind, renderer.doc, filter_for=_docs_filter, summary_drop=_INVOICE_SUMMARY_DROP, status_of=Renderer.status
         )
     for name, (updated_key, iso, flag) in PLAIN_KINDS.items():
-        out[name] = Collection(name, plain_renderer(updated_key, iso), visible=_plain_visible(flag))
+        hide = _hidden_unless(flag) if flag is not None else None
+        out[name] = Collection(name, plain_renderer(updated_key, iso), filter_for=hide)
     return out

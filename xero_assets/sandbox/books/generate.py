@@ -50,7 +50,7 @@ class SizeSpec:
 SIZES: dict[str, SizeSpec] = {
     "small": SizeSpec(months=12, customers=24, suppliers=10, hardware_deals=3, contractor_bills=2, employees=5),
     "medium": SizeSpec(months=24, customers=370, suppliers=45, hardware_deals=40, contractor_bills=30, employees=20),
-    "large": SizeSpec(months=24, customers=7900, suppliers=320, hardware_deals=800, contractor_bills=520, employees=60),
+    "large": SizeSpec(months=24, customers=8100, suppliers=320, hardware_deals=800, contractor_bills=520, employees=60),
 }
 
 _FIRST = (

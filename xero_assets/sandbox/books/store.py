@@ -20,7 +20,8 @@ from xero_assets.sandbox.books.where import apply_order, compile_where
 
 R = TypeVar("R")
 Render = Callable[[Any, bool], dict[str, Any]]
-Filter = Callable[[Any, Query], bool]
+Predicate = Callable[[Any], bool]
+FilterFor = Callable[[Query], Predicate | None]
 
 DEFAULT_PAGE_SIZE = 100
 
@@ -33,21 +34,23 @@ class Collection(Generic[R]):
     """The records of one API, how to render them, and which a default call hides.
 
     `render(record, full)` returns the Xero dict; `full` adds line items (paged and single-record responses).
-    `visible(record, query)` applies Xero's default filters (archived contacts, deleted transfers, ...) and any
-    endpoint-specific parameters. `summary_drop` lists the heavy keys summaryOnly=true leaves out.
+    `filter_for(query)` returns the predicate for Xero's default filters (archived contacts, deleted transfers, ...)
+    and any endpoint-specific parameters, or None when the query filters nothing: parameters are read once per
+    call, not once per record, so an unfiltered page of a 200,000-record collection stays a slice.
+    `summary_drop` lists the heavy keys summaryOnly=true leaves out.
     """
 
     def __init__(
         self,
         name: str,
         render: Render,
-        visible: Filter | None = None,
+        filter_for: FilterFor | None = None,
         summary_drop: Iterable[str] = (),
         status_of: Callable[[Any], str | None] | None = None,
     ) -> None:
         self.name = name
         self.render = render
-        self.visible = visible
+        self.filter_for = filter_for
         self.summary_drop = tuple(summary_drop)
         self.status_of = status_of or (lambda record: getattr(record, "status", None))
         self._records: list[Any] = []
@@ -117,7 +120,8 @@ class Collection(Generic[R]):
         records = self.since(query.if_modified_since if endpoint.modified_since else None)
         ids = {i.lower() for i in query.ids} if query.ids else None
         statuses = set(query.statuses) if query.statuses else None
-        if ids is None and statuses is None and self.visible is None:
+        visible = self.filter_for(query) if self.filter_for is not None else None
+        if ids is None and statuses is None and visible is None:
             return records
         out = []
         for record in records:
@@ -125,7 +129,7 @@ class Collection(Generic[R]):
                 continue
             if statuses is not None and self.status_of(record) not in statuses:
                 continue
-            if self.visible is not None and not self.visible(record, query):
+            if visible is not None and not visible(record):
                 continue
             out.append(record)
         return out
