@@ -9,6 +9,7 @@ of a user's connections to the app.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import threading
@@ -17,14 +18,15 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ParamSpec, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import click
 
-from xero_assets.store.crypto import cipher_from_env
+from xero_assets.store.crypto import SecretKeyError, cipher_from_env
 from xero_assets.store.db import database_url_from_env, make_engine
 from xero_assets.store.tokens import Connection, ConnectionStatus, TokenStore
-from xero_assets.xero.config import XeroAppConfig
+from xero_assets.xero.config import ConfigError, XeroAppConfig
 from xero_assets.xero.errors import ReauthorizationRequired, XeroError
 from xero_assets.xero.oauth import AuthorizationRequest, XeroOAuth
 
@@ -34,6 +36,8 @@ SUCCESS_TEXT = "Xero oauth redirect success!"
 CALLBACK_TIMEOUT_SECONDS = 600.0
 
 Echo = Callable[[str], None]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class ConnectError(XeroError):
@@ -46,6 +50,19 @@ class CallbackResult:
 
     code: str | None = None
     error: str | None = None
+
+
+def _explained(command: Callable[P, R]) -> Callable[P, R]:
+    """Our errors already say what to do: show them as a one-line CLI error, not a traceback."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except (XeroError, ConfigError, SecretKeyError) as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return run
 
 
 def open_store(config: XeroAppConfig | None = None) -> TokenStore:
@@ -131,6 +148,7 @@ def callback_server(request: AuthorizationRequest) -> Iterator[_CallbackServer]:
         server.server_close()
 
 
+@_explained
 def connect_interactive(
     scopes: Iterable[str] | None = None,
     open_browser: bool = True,
@@ -184,6 +202,7 @@ def connection_rows(connections: Iterable[Connection]) -> list[dict[str, str]]:
     ]
 
 
+@_explained
 def print_connections(*, include_removed: bool = False, echo: Echo = click.echo) -> None:
     """`xero-assets connections`: one line per tenant with status, scopes and last token refresh."""
     store = open_store()
@@ -211,6 +230,7 @@ def print_connections(*, include_removed: bool = False, echo: Echo = click.echo)
 # --- disconnect ------------------------------------------------------------------------------------------------------
 
 
+@_explained
 def disconnect_tenant(tenant: str, purge: bool = False, *, echo: Echo = click.echo) -> None:
     """`xero-assets disconnect TENANT`: remove the connection in Xero and here; revoke the consent if it was the
     last thing of that Xero user still connected; delete the synced data only with `purge`."""
@@ -223,14 +243,15 @@ def disconnect_tenant(tenant: str, purge: bool = False, *, echo: Echo = click.ec
             _remove_in_xero(store, connection, echo)
             store.mark_removed(connection.tenant_id)
             echo(f"Disconnected {connection.tenant_name} ({connection.tenant_id}).")
-            if connection.token_id and not store.user_has_other_connections(connection.token_id):
-                refresh = store.refresh_token_of(connection.token_id)
-                if refresh:
-                    store.oauth.revoke(refresh)
-                store.forget_tokens(connection.token_id)
-                echo("That was the consent's last organisation: revoked its tokens.")
         else:
             echo(f"{connection.tenant_name} ({connection.tenant_id}) was already disconnected.")
+        # Also on a re-run, so a revocation that failed last time (Xero unreachable) is finished now.
+        if connection.token_id and not store.user_has_other_connections(connection.token_id):
+            refresh = store.refresh_token_of(connection.token_id)
+            if refresh:
+                store.oauth.revoke(refresh)
+            store.forget_tokens(connection.token_id)
+            echo("That was the consent's last organisation: revoked its tokens.")
         if purge:
             _purge(store, connection.tenant_id)
             echo(f"Deleted the synced data of {connection.tenant_id}.")

@@ -141,3 +141,9 @@ def test_connect_list_read_and_disconnect_through_the_cli(sandbox: Sandbox, cli_
 
     unknown = runner.invoke(main, ["disconnect", "no-such-tenant"], env=cli_env)
     assert unknown.exit_code != 0 and "xero-assets connections" in unknown.output
+
+
+def test_a_missing_setting_is_a_one_line_error_not_a_traceback(cli_env: dict[str, str]) -> None:
+    result = CliRunner().invoke(main, ["connections"], env={**cli_env, "XERO_CLIENT_ID": ""})
+    assert result.exit_code == 1
+    assert "Error: XERO_CLIENT_ID is not set" in result.output and "Traceback" not in result.output
