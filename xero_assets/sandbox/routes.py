@@ -89,7 +89,7 @@ async def data_api(request: Request) -> Response:
     access = bearer(state, request)
     if isinstance(access, Response):
         return access
-    tenant_id = request.headers.get("xero-tenant-id", "").strip()
+    tenant_id = request.headers.get("xero-tenant-id", "").strip().lower()  # a GUID: case does not matter
     books = state.tenant(tenant_id)
     if books is None or tenant_id not in state.identity.connected_tenant_ids(access):
         return wire.forbidden()

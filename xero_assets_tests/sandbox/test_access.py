@@ -35,6 +35,7 @@ def test_unknown_or_unconnected_tenant_is_403(sb: SandboxHandle, http: httpx.Cli
     assert call(http, sb, access, "/api.xro/2.0/Invoices", tenant=NZ).status_code == 403  # exists, not connected
     assert call(http, sb, access, "/api.xro/2.0/Invoices", tenant="not-a-tenant").status_code == 403
     assert call(http, sb, access, "/api.xro/2.0/Invoices", tenant=AU).status_code == 200
+    assert call(http, sb, access, "/api.xro/2.0/Invoices", tenant=AU.upper()).status_code == 200
 
 
 def test_connections_need_no_tenant_header(sb: SandboxHandle, http: httpx.Client):
