@@ -1,4 +1,4 @@
-"""Done-when: connect, connections, a data call and disconnect, driven through the CLI against the sandbox.
+"""Done-when: connect, connections, a data call (sync) and disconnect, driven through the CLI against the sandbox.
 
 `xero-assets connect --no-browser` runs as a real subprocess: it prints the authorize URL and listens on the redirect
 URI's port; the test consents through the sandbox (as a user clicking "Allow access" would) and follows the redirect
@@ -20,6 +20,8 @@ from cryptography.fernet import Fernet
 
 from xero_assets.cli import main
 from xero_assets.resources import XeroResource
+from xero_assets.store.db import make_engine
+from xero_assets.store.warehouse import Warehouse
 from xero_assets.xero.scopes import default_scopes
 from xero_assets_tests.connection.conftest import SANDBOX_LIMITS, Sandbox
 
@@ -118,10 +120,18 @@ def test_connect_list_read_and_disconnect_through_the_cli(sandbox: Sandbox, cli_
     listed = runner.invoke(main, ["connections"], env=cli_env)
     assert "never" not in listed.output  # the refresh is shown
 
+    # The same data call through the CLI's sync, for both organisations, so removal has data to keep or purge.
+    warehouse = Warehouse(make_engine(cli_env["XERO_ASSETS_DATABASE_URL"]))
+    for tenant in (first, second):
+        synced = runner.invoke(main, ["sync", "--tenant", tenant, "--select", "organisation"], env=cli_env)
+        assert synced.exit_code == 0, synced.output
+        assert warehouse.count(tenant, "organisation") == 1
+
     # Removing the first organisation deletes its connection in Xero but keeps the consent for the second.
     removed = runner.invoke(main, ["disconnect", first], env=cli_env)
     assert removed.exit_code == 0, removed.output
     assert "Synced data is kept" in removed.output and "revoked" not in removed.output
+    assert warehouse.count(first, "organisation") == 1
     revocations = sandbox.stats()["by_route"].get("POST /connect/revocation", 0)
     listed = runner.invoke(main, ["connections"], env=cli_env)
     assert first not in listed.output and second in listed.output
@@ -130,6 +140,7 @@ def test_connect_list_read_and_disconnect_through_the_cli(sandbox: Sandbox, cli_
     removed = runner.invoke(main, ["disconnect", second, "--purge"], env=cli_env)
     assert removed.exit_code == 0, removed.output
     assert "revoked its tokens" in removed.output and "Deleted the synced data" in removed.output
+    assert warehouse.count(second, "organisation") == 0 and warehouse.count(first, "organisation") == 1
     final = sandbox.stats()
     assert final["by_route"].get("POST /connect/revocation", 0) == revocations + 1
     assert (
