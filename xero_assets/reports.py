@@ -1,7 +1,8 @@
 """Which report requests cover the current month and each of the last 12 months, in the fewest calls.
 
-Xero's report parameters decide the count: ProfitAndLoss and BalanceSheet take `periods` + `timeframe=MONTH`, so 13
-months come back in ONE call; BudgetSummary likewise (its timeframe is an integer, 1 = month); TrialBalance and
+Xero's report parameters decide the count: ProfitAndLoss takes `periods` (up to 12) + `timeframe=MONTH`, so 13
+months come back in ONE call; BalanceSheet allows 11 comparisons and BudgetSummary 12 columns (its timeframe is an
+integer, 1 = month), so they take two; TrialBalance and
 ExecutiveSummary take one `date` and BankSummary one `fromDate`/`toDate`, so they need one call per month; the aged
 reports need one call per contact, and only contacts with something outstanding are worth one; published GST/BAS
 reports are one list call plus one call per published report. The plan depends only on "today", so a test, the
@@ -51,27 +52,41 @@ def financial_year_start(today: date, end_month: int | None) -> date:
     return date(today.year if today.month >= start_month else today.year - 1, start_month, 1)
 
 
+# How many monthly columns one call returns at most: Xero caps `periods` (comparison periods) per report.
+COLUMNS_PER_CALL = {"profit_and_loss": 13, "balance_sheet": 12, "budget_summary": 12}
+
+
+def _chunks(items: list[tuple[int, int]], size: int) -> list[list[tuple[int, int]]]:
+    """`items` (oldest first) in runs of at most `size`, the newest run first."""
+    newest_first = items[::-1]
+    return [newest_first[i : i + size][::-1] for i in range(0, len(newest_first), size)]
+
+
 def plan(api_name: str, today: date, contacts: Sequence[str] = ()) -> list[ReportRequest]:
     """The requests for one report API (published tax reports are planned after their list call; see sync)."""
-    first_year, first_month = months(today)[0]
-    this_month_start = date(today.year, today.month, 1)
-    this_month_end = month_end(today.year, today.month)
-    periods = str(MONTHS_BACK)
-    key = f"{first_year:04d}-{first_month:02d}..{today:%Y-%m}"
     iso = date.isoformat
-    if api_name == "profit_and_loss":
-        params = {"fromDate": iso(this_month_start), "toDate": iso(this_month_end), "periods": periods}
-        return [ReportRequest(key, params | {"timeframe": "MONTH"})]
-    if api_name == "balance_sheet":
-        return [ReportRequest(key, {"date": iso(this_month_end), "periods": periods, "timeframe": "MONTH"})]
-    if api_name == "budget_summary":
-        return [ReportRequest(key, {"date": iso(this_month_end), "periods": periods, "timeframe": "1"})]
+    span = months(today)
+    if api_name in COLUMNS_PER_CALL:
+        out = []
+        for chunk in _chunks(span, COLUMNS_PER_CALL[api_name]):
+            (y0, m0), (y1, m1) = chunk[0], chunk[-1]
+            key = f"{y0:04d}-{m0:02d}..{y1:04d}-{m1:02d}"
+            comparisons = str(len(chunk) - 1)
+            if api_name == "profit_and_loss":
+                params = {"fromDate": iso(date(y1, m1, 1)), "toDate": iso(month_end(y1, m1))}
+                params |= {"periods": comparisons, "timeframe": "MONTH"}
+            elif api_name == "balance_sheet":
+                params = {"date": iso(month_end(y1, m1)), "periods": comparisons, "timeframe": "MONTH"}
+            else:  # BudgetSummary runs forward from `date`, `periods` columns, timeframe an integer (1 = month)
+                params = {"date": iso(date(y0, m0, 1)), "periods": str(len(chunk)), "timeframe": "1"}
+            out.append(ReportRequest(key, params))
+        return out
     if api_name in ("trial_balance", "executive_summary"):
-        return [ReportRequest(f"{y:04d}-{m:02d}", {"date": iso(month_end(y, m))}) for y, m in months(today)]
+        return [ReportRequest(f"{y:04d}-{m:02d}", {"date": iso(month_end(y, m))}) for y, m in span]
     if api_name == "bank_summary":
         return [
             ReportRequest(f"{y:04d}-{m:02d}", {"fromDate": iso(date(y, m, 1)), "toDate": iso(month_end(y, m))})
-            for y, m in months(today)
+            for y, m in span
         ]
     if api_name in ("aged_receivables_by_contact", "aged_payables_by_contact"):
         return [ReportRequest(contact, {"contactId": contact, "date": iso(today)}) for contact in contacts]

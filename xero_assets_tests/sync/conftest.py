@@ -49,6 +49,8 @@ class Synced:
     client: XeroClient
     warehouse: Warehouse
     connections: dict[str, Connection] = field(default_factory=dict)
+    secret_key: str = ""
+    database_url: str = ""
 
     @property
     def base_url(self) -> str:
@@ -93,7 +95,7 @@ def connect(handle: SandboxHandle, database_url: str, scopes: list[str] | None =
     warehouse = Warehouse(make_engine(database_url))
     warehouse.create()
     client = XeroClient(handle.base_url, store, limits=fast_limits(**limits))
-    return Synced(handle, store, client, warehouse, connections)
+    return Synced(handle, store, client, warehouse, connections, key, database_url)
 
 
 @pytest.fixture
