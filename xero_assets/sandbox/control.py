@@ -206,22 +206,30 @@ async def faults(request: Request) -> Response:
 
 async def apps(request: Request) -> Response:
     """POST {name?, client_id?, client_secret? (null: a PKCE app), redirect_uris, allowed_scopes?,
-    custom_connection_tenant_id?} registers an app (re-posting a client_id replaces it)."""
+    custom_connection_tenant_id?} registers an app. Posting an existing client_id adds its redirect_uris to that app
+    and changes only the fields given (so a test can add a callback URI to the default app)."""
     state = _state(request)
-    if request.method == "POST":
-        body = await _json(request)
-        has_secret = "client_secret" not in body or body["client_secret"] is not None
-        app = App(
-            client_id=str(body.get("client_id") or uuid.uuid4().hex.upper()),
-            client_secret=(body.get("client_secret") or secrets.token_urlsafe(36)) if has_secret else None,
-            name=str(body.get("name") or "Sandbox app"),
-            redirect_uris=tuple(body.get("redirect_uris") or ()),
-            allowed_scopes=frozenset(body["allowed_scopes"]) if body.get("allowed_scopes") else None,
-            custom_connection_tenant_id=body.get("custom_connection_tenant_id"),
-        )
-        state.identity.register_app(app)
-        return JSONResponse(app.public(), status_code=201)
-    return JSONResponse({"apps": [app.public() for app in state.identity.apps()]})
+    if request.method == "GET":
+        return JSONResponse({"apps": [app.public() for app in state.identity.apps()]})
+    body = await _json(request)
+    existing = state.identity.app(str(body.get("client_id") or ""))
+    if existing is not None:
+        changes = {k: body[k] for k in ("client_secret", "name") if k in body}
+        if "allowed_scopes" in body:
+            changes["allowed_scopes"] = frozenset(body["allowed_scopes"]) if body["allowed_scopes"] else None
+        app = state.identity.update_app(existing.client_id, body.get("redirect_uris") or (), **changes)
+        return JSONResponse(app.public())
+    has_secret = "client_secret" not in body or body["client_secret"] is not None
+    app = App(
+        client_id=str(body.get("client_id") or uuid.uuid4().hex.upper()),
+        client_secret=(body.get("client_secret") or secrets.token_urlsafe(36)) if has_secret else None,
+        name=str(body.get("name") or "Sandbox app"),
+        redirect_uris=tuple(body.get("redirect_uris") or ()),
+        allowed_scopes=frozenset(body["allowed_scopes"]) if body.get("allowed_scopes") else None,
+        custom_connection_tenant_id=body.get("custom_connection_tenant_id"),
+    )
+    state.identity.register_app(app)
+    return JSONResponse(app.public(), status_code=201)
 
 
 async def users(request: Request) -> Response:

@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from xero_assets.catalog import CATALOG
 from xero_assets.sandbox.clock import Clock
@@ -283,6 +284,21 @@ class Identity:
             self._apps[app.client_id] = app
             if app.custom_connection_tenant_id is not None:
                 self._connect(self._custom_user(app), app, [app.custom_connection_tenant_id], str(uuid.uuid4()))
+        return app
+
+    def update_app(self, client_id: str, add_redirect_uris: Iterable[str] = (), **changes: Any) -> App:
+        """Change a registered app in place (everything holding it sees the change); redirect URIs are added."""
+        for scope in changes.get("allowed_scopes") or ():
+            if scope not in KNOWN_SCOPES:
+                raise ValueError(f"unknown scope {scope!r}")
+        unknown = set(changes) - {"client_secret", "name", "allowed_scopes"}
+        if unknown:
+            raise ValueError(f"cannot change {sorted(unknown)}")
+        with self._lock:
+            app = self._apps[client_id]
+            app.redirect_uris = tuple(dict.fromkeys((*app.redirect_uris, *add_redirect_uris)))
+            for name, value in changes.items():
+                setattr(app, name, value)
         return app
 
     def apps(self) -> list[App]:

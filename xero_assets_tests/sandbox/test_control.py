@@ -134,3 +134,15 @@ def test_malformed_control_input_is_a_400_with_the_reason(sb: SandboxHandle, htt
         f"{sb.base_url}/_sandbox/clock", content=b"{not json", headers={"content-type": "application/json"}
     )
     assert response.status_code == 400 and response.json()["error"]
+
+
+def test_posting_an_existing_client_id_adds_redirect_uris_and_keeps_the_rest(sb: SandboxHandle, http: httpx.Client):
+    web = sb.app_state.web_app
+    body = {"client_id": web.client_id, "redirect_uris": ["http://localhost:4567/oauth/callback"]}
+    updated = http.post(f"{sb.base_url}/_sandbox/apps", json=body).json()
+    assert updated["client_secret"] == web.client_secret
+    assert updated["redirect_uris"][0] == "http://localhost:8791/callback"
+    assert updated["redirect_uris"][-1] == "http://localhost:4567/oauth/callback"
+    assert http.get(f"{sb.base_url}/_sandbox/info").json()["redirect_uris"][-1] == updated["redirect_uris"][-1]
+    granted = consent(http, sb, BROAD, redirect_uri="http://localhost:4567/oauth/callback")
+    assert exchange(http, sb, granted["code"], redirect_uri="http://localhost:4567/oauth/callback").status_code == 200
