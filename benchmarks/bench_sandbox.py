@@ -1,0 +1,179 @@
+"""How fast the sandbox is ready and serves a 1,000-invoice page, for `--size large` on this machine.
+
+Goals (issue 3): a large organisation (200,000+ invoices with line items, 500,000+ journal lines) is built in under
+60 s, and one 1,000-invoice page is served in under 300 ms. Measured two ways: in process (Books.list + JSON encoding,
+what the server does per request) and over real HTTP through the whole sandbox stack (token check, tenant check,
+limits off, wire encoding) when the server package is present.
+
+    python benchmarks/bench_sandbox.py                 # large, with small and medium for the ratios
+    python benchmarks/bench_sandbox.py --size medium   # quicker
+    pytest -m slow benchmarks/bench_sandbox.py         # the same, asserting the goals
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from xero_assets import catalog
+from xero_assets.sandbox.books import Books, Query, build_books
+
+READY_GOAL_S = 60.0
+PAGE_GOAL_MS = 300.0
+PAGE_SIZE = 1000
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.moment = datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return self.moment
+
+
+def build(size: str, seed: int = 1) -> tuple[Books, float]:
+    """Organisation 1 (AU) of the world for `seed`, and the seconds it took to be ready."""
+    start = time.perf_counter()
+    books = build_books(seed, 0, size, _Clock())
+    return books, time.perf_counter() - start
+
+
+def counts(books: Books) -> dict[str, int]:
+    out = {name: len(collection) for name, collection in books.collections.items()}
+    out["journals"] = len(books.ledger.journals)
+    out["journal_lines"] = books.ledger.line_count
+    out["invoice_line_items"] = sum(len(d.lines) for d in books.collections["invoices"])
+    return out
+
+
+def _median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def page_in_process(books: Books, pages: list[int]) -> dict[str, float]:
+    """Render one 1,000-invoice page (with line items) and encode it as JSON, per page asked for."""
+    api = catalog.get("invoices")
+    render, encode = [], []
+    for page in pages:
+        query = Query.from_params({**api.endpoint.params, "page": str(page), "pageSize": str(PAGE_SIZE)})
+        t0 = time.perf_counter()
+        result = books.list(api, api.endpoint, query)
+        t1 = time.perf_counter()
+        body = json.dumps({"Invoices": result.records, "pagination": result.pagination}).replace("/", "\\/")
+        t2 = time.perf_counter()
+        assert len(result.records) == PAGE_SIZE and body
+        render.append(t1 - t0)
+        encode.append(t2 - t1)
+    total = [r + e for r, e in zip(render, encode, strict=True)]
+    return {"render_ms": _median_ms(render), "encode_ms": _median_ms(encode), "total_ms": _median_ms(total)}
+
+
+def page_over_http(books: Books, pages: list[int]) -> dict[str, float] | None:
+    """GET /api.xro/2.0/Invoices?page=N&pageSize=1000 through the running sandbox; None without the server."""
+    try:
+        import httpx
+
+        from xero_assets.sandbox.books import World
+        from xero_assets.sandbox.server import running_sandbox
+        from xero_assets.sandbox.state import SandboxConfig
+    except ImportError:
+        return None
+    world = World(seed=1, size=books.size, tenants={books.tenant_id: books})
+    config = SandboxConfig(tenants=1, size=books.size, rate_limits="off")
+    with running_sandbox(config, world) as sb, httpx.Client(timeout=60) as http:
+        app = sb.app_state.web_app
+        scope = "offline_access accounting.transactions.read"
+        code = http.post(f"{sb.base_url}/_sandbox/consent", json={"client_id": app.client_id, "scope": scope}).json()
+        token = http.post(
+            f"{sb.base_url}/connect/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code["code"],
+                "redirect_uri": app.redirect_uris[0],
+                "client_id": app.client_id,
+                "client_secret": app.client_secret or "",
+            },
+        ).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}", "xero-tenant-id": books.tenant_id, "Accept": "application/json"}
+        samples = []
+        for page in pages:
+            t0 = time.perf_counter()
+            response = http.get(f"{sb.base_url}/api.xro/2.0/Invoices", params={"page": page, "pageSize": PAGE_SIZE},
+                                headers=headers)  # fmt: skip
+            body = response.content
+            samples.append(time.perf_counter() - t0)
+            assert response.status_code == 200, response.text[:300]
+            assert len(json.loads(body)["Invoices"]) == PAGE_SIZE
+    return {"total_ms": _median_ms(samples)}
+
+
+def run(size: str, compare: bool, http: bool, report: Callable[[str], Any] = print) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    if compare:
+        for smaller in ("small", "medium"):
+            if smaller == size:
+                break
+            books, seconds = build(smaller)
+            results[smaller] = {"ready_s": seconds, "counts": counts(books)}
+            report(f"{smaller:>6}: ready in {seconds:6.2f} s  {_summary(results[smaller]['counts'])}")
+    books, seconds = build(size)
+    results[size] = {"ready_s": seconds, "counts": counts(books)}
+    report(f"{size:>6}: ready in {seconds:6.2f} s  {_summary(results[size]['counts'])}")
+    for smaller in ("small", "medium"):
+        if smaller in results and smaller != size:
+            ratio = seconds / max(results[smaller]["ready_s"], 1e-9)
+            invoices = results[size]["counts"]["invoices"] / max(results[smaller]["counts"]["invoices"], 1)
+            report(f"        {size}/{smaller}: {ratio:5.1f}x the time for {invoices:5.1f}x the invoices")
+    page_count = -(-results[size]["counts"]["invoices"] // PAGE_SIZE)
+    pages = sorted({1, max(1, page_count // 2), max(1, page_count - 1)})
+    in_process = page_in_process(books, pages * 3)
+    results["page_in_process"] = in_process
+    report(
+        f"1,000-invoice page in process: {in_process['total_ms']:.0f} ms (render {in_process['render_ms']:.0f} ms, "
+        f"JSON {in_process['encode_ms']:.0f} ms), median of {len(pages) * 3} pages {pages}"
+    )
+    if http:
+        over_http = page_over_http(books, pages * 3)
+        results["page_over_http"] = over_http
+        if over_http is not None:
+            report(
+                f"1,000-invoice page over HTTP:  {over_http['total_ms']:.0f} ms (median, through the sandbox server)"
+            )
+    report(f"goals: ready < {READY_GOAL_S:.0f} s, page < {PAGE_GOAL_MS:.0f} ms")
+    return results
+
+
+def _summary(c: dict[str, int]) -> str:
+    return (f"invoices={c['invoices']:,} line_items={c['invoice_line_items']:,} payments={c['payments']:,} "
+            f"contacts={c['contacts']:,} journals={c['journals']:,} journal_lines={c['journal_lines']:,}")  # fmt: skip
+
+
+@pytest.mark.slow
+def test_large_is_ready_in_under_a_minute_and_serves_a_1000_invoice_page_in_under_300_ms() -> None:
+    results = run("large", compare=False, http=True)
+    large = results["large"]
+    assert large["counts"]["invoices"] >= 200_000 and large["counts"]["journal_lines"] >= 500_000
+    assert large["ready_s"] < READY_GOAL_S
+    assert results["page_in_process"]["total_ms"] < PAGE_GOAL_MS
+    if results.get("page_over_http") is not None:
+        assert results["page_over_http"]["total_ms"] < PAGE_GOAL_MS
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", default="large", choices=("small", "medium", "large"))
+    parser.add_argument("--no-compare", action="store_true", help="skip building the smaller sizes for ratios")
+    parser.add_argument("--no-http", action="store_true", help="skip the over-HTTP measurement")
+    args = parser.parse_args()
+    run(args.size, compare=not args.no_compare, http=not args.no_http)
+
+
+if __name__ == "__main__":
+    main()
