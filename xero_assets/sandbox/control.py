@@ -12,6 +12,7 @@ Routes (JSON in, JSON out; errors are `{"error": ...}` with 400 or 404):
 - POST /_sandbox/mutate               {"tenant_id": ..., ...} handed to that organisation's books
 - GET|POST|DELETE /_sandbox/faults    fault rules (see faults.py); POST one rule or {"rules": [...]}
 - GET|POST /_sandbox/apps             registered apps; POST registers one (redirect URIs, scopes, custom connection)
+                                      or, for an existing client_id, adds redirect URIs to it
 - POST /_sandbox/users                another login ({email, password, tenant_ids?})
 """
 

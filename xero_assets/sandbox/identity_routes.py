@@ -1,4 +1,5 @@
-"""Xero's identity endpoints over HTTP: the authorize page, /connect/token, /connect/revocation and /connections.
+"""Xero's identity endpoints over HTTP: the authorize page, /connect/token, /connect/revocation, /connections, and
+the OpenID discovery document, JWKS and userinfo that OpenID client libraries read.
 
 The authorize page is two plain HTML forms, as on login.xero.com: log in (email, password), then "select
 organisations / Allow access". A browser or a script can post them; a login session cookie lets a browser skip the

@@ -7,7 +7,8 @@
   benchmarks and the demo, so they talk real HTTP over loopback exactly as a client talks to Xero.
 
 Paths are Xero's own, so a client changes base URLs only: /identity/connect/authorize, /connect/token,
-/connect/revocation, /connections, /api.xro/2.0/..., /payroll.xro/1.0/..., /payroll.xro/2.0/....
+/connect/revocation, /connect/userinfo, /.well-known/openid-configuration (+ /jwks), /connections,
+/api.xro/2.0/..., /payroll.xro/1.0/..., /payroll.xro/2.0/.... The control API is under /_sandbox/ (control.py).
 """
 
 from __future__ import annotations
