@@ -88,3 +88,13 @@ def test_bank_transfers_hide_deleted_unless_include_deleted(books: Books) -> Non
     default = books.list(api, api.endpoint, Query()).records
     everything = books.list(api, api.endpoint, Query.from_params({"includeDeleted": "true"})).records
     assert len(everything) > len(default) and all(t["Status"] == "AUTHORISED" for t in default)
+
+
+def test_search_term_matches_invoice_numbers_and_contact_names(books: Books) -> None:
+    number = invoices(books)[5]["InvoiceNumber"]
+    assert [i["InvoiceNumber"] for i in invoices(books, searchTerm=number.lower())] == [number]
+    api = catalog.get("contacts")
+    found = books.list(api, api.endpoint, Query.from_params({"searchTerm": "former client"})).records
+    assert found == []  # archived, and includeArchived was not asked for
+    found = books.list(api, api.endpoint, Query.from_params({"searchTerm": "former client", "includeArchived": "true"}))
+    assert found.records and all("Former Client" in c["Name"] for c in found.records)

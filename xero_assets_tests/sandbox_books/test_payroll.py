@@ -62,3 +62,15 @@ def test_us_organisations_have_no_payroll_api(small_world: World) -> None:
     books = by_country(small_world, "US")
     assert catalog.get("payroll_employees").endpoint_for("US") is None
     assert books.payroll is None and "payroll_employees" not in books.truth()["collections"]
+
+
+def test_nz_employees_filter_by_first_and_last_name(small_world: World) -> None:
+    books = by_country(small_world, "NZ")
+    api = catalog.get("payroll_employees")
+    endpoint = api.endpoint_for("NZ")
+    assert endpoint is not None
+    someone = books.list(api, endpoint, Query()).records[0]
+    wanted = f"firstName=={someone['firstName'].upper()},lastName=={someone['lastName']}"
+    found = books.list(api, endpoint, Query.from_params({"filter": wanted})).records
+    assert someone["employeeID"] in {e["employeeID"] for e in found}
+    assert all(e["firstName"] == someone["firstName"] and e["lastName"] == someone["lastName"] for e in found)

@@ -68,7 +68,24 @@ def _hidden_unless(flag: str) -> Callable[[Query], Callable[[Plain], bool] | Non
 
 
 def _contacts_filter(query: Query) -> Callable[[Any], bool] | None:
-    return None if query.include_archived else (lambda contact: contact.status != "ARCHIVED")
+    """ARCHIVED contacts only with includeArchived=true; searchTerm matches names, number and email."""
+    checks: list[Callable[[Any], bool]] = []
+    if not query.include_archived:
+        checks.append(lambda contact: contact.status != "ARCHIVED")
+    term = (query.param("searchTerm") or "").lower()
+    if term:
+        checks.append(
+            lambda c: any(term in text.lower() for text in (c.name, c.first_name, c.last_name, c.number, c.email))
+        )
+    return _all(checks)
+
+
+def _all(checks: list[Callable[[Any], bool]]) -> Callable[[Any], bool] | None:
+    if not checks:
+        return None
+    if len(checks) == 1:
+        return checks[0]
+    return lambda record: all(check(record) for check in checks)
 
 
 def _date_param(query: Query, name: str) -> date | None:
@@ -92,6 +109,13 @@ def _docs_filter(query: Query) -> Callable[[Doc], bool] | None:
     if numbers:
         chosen = {n.strip() for n in numbers.split(",")}
         checks.append(lambda d: d.number in chosen)
+    references = query.param("References")
+    if references:
+        wanted_refs = {r.strip() for r in references.split(",")}
+        checks.append(lambda d: d.reference in wanted_refs)
+    term = (query.param("searchTerm") or "").lower()
+    if term:
+        checks.append(lambda d: term in d.number.lower() or term in d.reference.lower())
     status = (query.param("Status") or "").upper()
     if status:
         checks.append(lambda d: Renderer.status(d) == status)
@@ -105,9 +129,7 @@ def _docs_filter(query: Query) -> Callable[[Doc], bool] | None:
         checks.append(lambda d: d.kind != "quotes" or (d.due is not None and d.due >= expiry_start))
     if expiry_end:
         checks.append(lambda d: d.kind != "quotes" or (d.due is not None and d.due <= expiry_end))
-    if not checks:
-        return None
-    return lambda doc: all(check(doc) for check in checks)
+    return _all(checks)
 
 
 def build_collections(renderer: Renderer) -> dict[str, Collection[Any]]:

@@ -49,10 +49,25 @@ class PayrollBooks:
         collection = self.employees if api.name == "payroll_employees" else self.leave
         if endpoint.paging is Paging.PER_EMPLOYEE:
             return self._leave_for(query)
+        if endpoint.base is ApiBase.PAYROLL_V2 and query.param("filter"):
+            return self._filtered_v2(collection, query)
         page = collection.list(endpoint, query)
         if endpoint.base is ApiBase.PAYROLL_V2 and page.pagination is None and query.page is not None:
             return Page(page.records, _v2_pagination(collection.select(endpoint, query), query.page))
         return page
+
+    def _filtered_v2(self, collection: Collection[Plain], query: Query) -> Page:
+        """payroll.xro/2.0's `filter=firstName==John,lastName==Smith` (exact, case-insensitive, all must match)."""
+        wanted: dict[str, str] = {}
+        for part in (query.param("filter") or "").split(","):
+            name, sep, value = part.partition("==")
+            if not sep or not name.strip():
+                raise QueryError(VALIDATION, f"filter must look like firstName==John (got {part!r})")
+            wanted[name.strip()] = value.strip().lower()
+        records = [r for r in collection if all(str(r.data.get(k, "")).lower() == v for k, v in wanted.items())]
+        page = query.page or 1
+        chosen = records[(page - 1) * 100 : page * 100]
+        return Page([collection.render(r, True) for r in chosen], _v2_pagination(records, page))
 
     def _leave_for(self, query: Query) -> Page:
         employee_id = (query.employee_id or "").lower()
