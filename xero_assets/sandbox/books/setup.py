@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from xero_assets.sandbox.books.chart import ARCHIVED_CODES, CHART
 from xero_assets.sandbox.books.ids import add_months, stamp
-from xero_assets.sandbox.books.model import Account, Contact, Item, TrackingOption
+from xero_assets.sandbox.books.model import Account, Item, TrackingOption
 from xero_assets.sandbox.books.render import money, ms_date, ms_time
 
 if TYPE_CHECKING:
@@ -200,9 +200,10 @@ def settings(gen: Generator) -> None:
         group = gen.plain("contact_groups", group_id, None, {
             "ContactGroupID": group_id, "Name": name, "Status": "ACTIVE", "Contacts": []})  # fmt: skip
         gen.groups.append(group)
-    gen.items: list[Item] = []
-    for code, name, sale, cost in _HARDWARE:
-        item = Item(gen.ids(), gen.next_seq(), created, code, name, sale, cost, gen.acc("210"), gen.acc("310"))
+    gen.items = []
+    for n, (code, name, sale, cost) in enumerate(_HARDWARE):
+        added = created + timedelta(days=9 * n, minutes=n)  # the price list grew over time
+        item = Item(gen.ids(), gen.next_seq(), added, code, name, sale, cost, gen.acc("210"), gen.acc("310"))
         gen.items.append(item)
         gen.out["items"].append(item)
 
@@ -210,8 +211,6 @@ def settings(gen: Generator) -> None:
 def tracking_categories(gen: Generator, created: datetime) -> None:
     b = gen.books
     regions = tuple(gen.profile.cities[:4])
-    gen.region_options: list[TrackingOption] = []
-    gen.service_options: dict[str, TrackingOption] = {}
     for name, options, hidden in (
         ("Region", regions, False),
         ("Service Line", _SERVICE_LINES, False),
@@ -238,7 +237,7 @@ def tracking_categories(gen: Generator, created: datetime) -> None:
 
 def contacts(gen: Generator) -> None:
     rng, p, spec = gen.rng, gen.profile, gen.spec
-    gen.customers: list[tuple[Contact, dict[str, Any]]] = []
+    gen.customers = []
     horizon = (gen.today - gen.start).days
     for n in range(spec.customers):
         first, last = rng.choice(_FIRST), rng.choice(_LAST)
@@ -261,7 +260,7 @@ def contacts(gen: Generator) -> None:
         }
         contact.groups.append(gen.groups[0])
         gen.customers.append((contact, profile))
-    gen.suppliers: list[Contact] = []
+    gen.suppliers = []
     names = ["Dicker Data", "Ingram Micro", "ConnectWise", "Datto", "Telstra Business", "Office Landlord",
              "Insurance Brokers", "Bank Fees", "Tax Agent", "Staff Wages"]  # fmt: skip
     for n in range(spec.suppliers):
