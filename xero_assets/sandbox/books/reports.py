@@ -334,6 +334,9 @@ def budget_summary(books: Books, params: Mapping[str, str]) -> Json:
                                                                f"From {long_date(starts[0])}"], rows)  # fmt: skip
 
 
+_COUNTS = frozenset({"Number of invoices issued"})  # executive summary figures that are counts, not money
+
+
 def executive_summary(books: Books, params: Mapping[str, str]) -> Json:
     day = date_param(params, "date", books.now().date())
     this = (month_start(day), day)
@@ -369,7 +372,7 @@ def executive_summary(books: Books, params: Mapping[str, str]) -> Json:
             "Profit (loss)": income - direct + other - expenses,
             "Debtors": ledger.balance(books.controls.ar, None, end),
             "Creditors": -ledger.balance(books.controls.ap, None, end),
-            "Number of invoices issued": len(sales) * 100,
+            "Number of invoices issued": len(sales),
             "Average value of invoices": sum(d.total for d in sales) // len(sales) if sales else 0,
         }
 
@@ -387,10 +390,8 @@ def executive_summary(books: Books, params: Mapping[str, str]) -> Json:
         for name in names:
             a, b = now_figures[name], then_figures[name]
             variance = f"{(a - b) * 100 / abs(b):.1f}%" if b else "0.0%"
-            if name == "Number of invoices issued":
-                body.append(row(name, [str(a // 100), str(b // 100), variance]))
-            else:
-                body.append(row(name, [amount(a), amount(b), variance]))
+            shown = str if name in _COUNTS else amount
+            body.append(row(name, [shown(a), shown(b), variance]))
         rows.append(section(title, body))
     titles = ["Executive Summary", books.name, f"For the month of {day:%B %Y}"]
     return document(books, "ExecutiveSummary", "Executive Summary", titles, rows)
