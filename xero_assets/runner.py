@@ -76,7 +76,10 @@ def materialize_tenant(
         instance=instance,
         resources={**resources(), **(resource_overrides or {})},
         selection=keys,
-        run_config={"ops": {"xero_sync": {"config": {"full_refresh": full_refresh}}}},
+        run_config={
+            "ops": {"xero_sync": {"config": {"full_refresh": full_refresh}}},
+            "loggers": {"console": {"config": {"log_level": "WARNING"}}},  # the summary table says what happened
+        },
         raise_on_error=False,
         tags={"xero_assets/source": "cli"},
     )
