@@ -193,6 +193,15 @@ class Generator:
         self.books.ledger.post(day, created, source, payment.id, lines, payment.reference)
         return payment
 
+    def delete_payment(self, payment: Payment, day: date) -> None:
+        """A payment removed (dishonoured, or entered in error): DELETED, with a reversal dated as the payment."""
+        moment = self.stamp(day)
+        source, lines = payment_posting(payment, self.books.controls)
+        self.books.ledger.post(payment.date, moment, source, payment.id, reversal_lines(lines), payment.reference)
+        payment.status = "DELETED"
+        payment.updated = max(payment.updated, moment)
+        payment.doc.updated = max(payment.doc.updated, moment)
+
     def allocate(self, credit: Doc, invoice: Doc, amount: int, day: date) -> Allocation:
         allocation = Allocation(self.ids(), credit, invoice, amount, day)
         credit.allocations.append(allocation)

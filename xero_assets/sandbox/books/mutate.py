@@ -23,7 +23,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from xero_assets.sandbox.books.generate import SIZES, Generator
-from xero_assets.sandbox.books.ledger import doc_posting, payment_posting, reversal_lines
+from xero_assets.sandbox.books.ledger import doc_posting, reversal_lines
 from xero_assets.sandbox.books.model import Doc, Line, Payment
 from xero_assets.sandbox.books.query import VALIDATION, QueryError
 from xero_assets.sandbox.books.truth import iso
@@ -180,10 +180,7 @@ def delete_payments(change: Change) -> None:
         return payment.status == "AUTHORISED" and payment.doc.kind == "invoices"
 
     for payment in change.pick("payments", live, "authorised invoice payments"):
-        source, lines = payment_posting(payment, change.books.controls)
-        change.books.ledger.post(payment.date, change.now, source, payment.id, reversal_lines(lines),
-                                 payment.reference)  # fmt: skip
-        payment.status = "DELETED"
+        change.gen.delete_payment(payment, change.today)
         change.touch("payments", payment)
         change.touch("invoices", payment.doc)
 

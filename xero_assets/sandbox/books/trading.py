@@ -120,7 +120,10 @@ def settle_sale(gen: Generator, doc: Doc, prof: dict[str, Any]) -> None:
         if share >= 1.0 and rng.random() < 0.004:
             overpay(gen, doc, day, outstanding)
             break
-        gen.pay(doc, day, amount)
+        payment = gen.pay(doc, day, amount)
+        if rng.random() < 0.004 and day + timedelta(days=7) <= gen.today:
+            gen.delete_payment(payment, day + timedelta(days=3))  # dishonoured, then paid again
+            gen.pay(doc, day + timedelta(days=7), amount)
 
 
 def overpay(gen: Generator, doc: Doc, day: date, outstanding: int) -> None:
