@@ -59,6 +59,7 @@ class Books:
         self.ledger = Ledger(self.ids)
         self.tax_rates: dict[str, TaxRate] = {rate.tax_type: rate for rate in profile.tax_rates}
         self.accounts_by_code: dict[str, Account] = {}
+        self._controls: Controls | None = None
         self.tracking_options: list[TrackingOption] = []
         self.organisation: dict[str, Any] = {}
         self.invoice_reminders: dict[str, Any] = {"Enabled": True}
@@ -73,7 +74,10 @@ class Books:
     # --- helpers the generator and mutations share ----------------------------------------------------------------
     @property
     def controls(self) -> Controls:
-        return Controls(ar=self.account("610"), ap=self.account("800"), tax=self.account("820"))
+        """Receivables, payables and the tax account (built once the chart exists, then reused per posting)."""
+        if self._controls is None:
+            self._controls = Controls(ar=self.account("610"), ap=self.account("800"), tax=self.account("820"))
+        return self._controls
 
     def account(self, code: str) -> Account:
         return self.accounts_by_code[code]
