@@ -126,7 +126,7 @@ class Books:
         if collection is None:
             return None
         record = collection.find(record_id)
-        if record is None and api.name in ("invoices", "credit_notes", "purchase_orders"):
+        if record is None and api.name in ("invoices", "credit_notes", "purchase_orders", "contacts"):
             record = next((r for r in collection if r.number == record_id), None)
         return None if record is None else collection.render(record, True)
 
