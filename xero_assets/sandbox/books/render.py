@@ -49,8 +49,8 @@ _TYPED = frozenset(
     {"invoices", "credit_notes", "bank_transactions", "overpayments", "prepayments", "repeating_invoices"}
 )
 _DUE_KEY = {"invoices": "DueDate", "credit_notes": "DueDate", "quotes": "ExpiryDate", "purchase_orders": "DeliveryDate"}
-# Kinds whose schema requires LineItems (or whose nested references always carry the key).
-_ALWAYS_LINES = frozenset({"bank_transactions", "overpayments", "prepayments", "credit_notes"})
+# Kinds whose schema requires LineItems even in a summary: the key is there, empty, when lines are left out.
+_ALWAYS_LINES = frozenset({"bank_transactions"})
 
 
 def money(cents: int) -> float:
