@@ -211,3 +211,17 @@ def test_published_tax_returns_match_tax_on_journal_lines(books: Books, synced_j
                     sales_tax -= cents(line["TaxAmount"])
     fields = {f["FieldID"]: cents(f["Value"]) for f in latest["Fields"]}
     assert fields["1A" if books.country == "AU" else "8"] == sales_tax > 0
+
+
+def test_profit_and_loss_by_tracking_category_splits_the_total_across_options(books: Books) -> None:
+    category = next(c for c in listed(books, "tracking_categories") if c["Name"] == "Service Line")
+    params = {"fromDate": "2026-01-01", "toDate": "2026-10-31"}
+    split = report(books, "profit_and_loss", trackingCategoryID=category["TrackingCategoryID"], **params)
+    labels = [c["Value"] for c in split["Rows"][0]["Cells"][1:]]
+    assert labels == [o["Name"] for o in category["Options"]] + ["Unassigned"]
+    (total,) = row_values(report(books, "profit_and_loss", **params), "Net Profit")
+    columns = row_values(split, "Net Profit")
+    assert sum(columns) == total and columns[0] != 0
+    managed = category["Options"][0]["TrackingOptionID"]
+    (one,) = row_values(report(books, "profit_and_loss", trackingOptionID=managed, **params), "Net Profit")
+    assert one == columns[0]

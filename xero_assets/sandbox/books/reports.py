@@ -145,7 +145,16 @@ def _period_label(period: Period) -> str:
     return f"{short_date(start)} - {short_date(end)}" if start != end else short_date(end)
 
 
-def _pl_columns(books: Books, params: Mapping[str, str]) -> tuple[list[Period], list[str | None], list[str]]:
+Measure = Callable[[Account, date, date], int]
+
+
+def _pl_columns(books: Books, params: Mapping[str, str]) -> tuple[list[Period], list[Measure], list[str]]:
+    """The report's columns: (period, how to measure an account in it, header label) for each.
+
+    Periods compare earlier months/quarters/years; a trackingOptionID narrows to one option; a trackingCategoryID
+    makes one column per option plus "Unassigned" (lines without that category), as Xero lays it out.
+    """
+    ledger = books.ledger
     today = books.now().date()
     start = date_param(params, "fromDate", month_start(today))
     end = date_param(params, "toDate", month_last(start) if param(params, "fromDate") else month_last(today))
@@ -154,35 +163,38 @@ def _pl_columns(books: Books, params: Mapping[str, str]) -> tuple[list[Period], 
     periods = int_param(params, "periods", 0, 0, 12)
     months = timeframe_param(params)
     spans = _comparisons(start, end, periods, months)
-    options: list[str | None] = [None]
     labels = [_period_label(p) for p in spans]
+    everything: Measure = ledger.balance
     category = param(params, "trackingCategoryID")
     option = param(params, "trackingOptionID")
+
+    def tracked(option_id: str) -> Measure:
+        return lambda account, s, e: ledger.tracked_balance(account, option_id, s, e)
+
     if option:
-        known = {o.id.lower() for o in books.tracking_options}
-        if option.lower() not in known:
-            raise QueryError(VALIDATION, f"Tracking option {option} was not found")
-        options = [next(o.id for o in books.tracking_options if o.id.lower() == option.lower())]
-    elif category:
-        chosen = [o for o in books.tracking_options if o.category_id.lower() == category.lower()]
+        chosen = [o for o in books.tracking_options if o.id.lower() == option.lower()]
         if not chosen:
+            raise QueryError(VALIDATION, f"Tracking option {option} was not found")
+        return spans, [tracked(chosen[0].id)] * len(spans), labels
+    if category:
+        options = [o for o in books.tracking_options if o.category_id.lower() == category.lower()]
+        if not options:
             raise QueryError(VALIDATION, f"Tracking category {category} was not found")
-        spans = [spans[0]] * len(chosen)
-        options = [o.id for o in chosen]
-        labels = [o.name for o in chosen]
-    return spans, options if len(options) == len(spans) else options * len(spans), labels
+        measures = [tracked(o.id) for o in options]
+
+        def unassigned(account: Account, s: date, e: date) -> int:
+            return ledger.balance(account, s, e) - sum(m(account, s, e) for m in measures)
+
+        return [spans[0]] * (len(options) + 1), [*measures, unassigned], [*(o.name for o in options), "Unassigned"]
+    return spans, [everything] * len(spans), labels
 
 
 def profit_and_loss(books: Books, params: Mapping[str, str]) -> Json:
-    spans, options, labels = _pl_columns(books, params)
-    ledger = books.ledger
+    spans, measures, labels = _pl_columns(books, params)
 
     def value(account: Account, column: int) -> int:
         start, end = spans[column]
-        option = options[column]
-        if option is None:
-            return ledger.balance(account, start, end)
-        return ledger.tracked_balance(account, option, start, end)
+        return measures[column](account, start, end)
 
     columns = range(len(spans))
     rows: list[Json] = [header("", *labels)]
