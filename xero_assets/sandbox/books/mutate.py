@@ -147,13 +147,18 @@ def edit_invoices_quietly(change: Change) -> None:
         change.touch("invoices", doc)
 
 
-def void_invoices(change: Change) -> None:
+def _voider(api: str) -> Callable[[Change], None]:
+    """Void authorised documents of `api`; Xero refuses while payments or allocations are applied to them."""
+
     def voidable(doc: Doc) -> bool:
         return doc.status == "AUTHORISED" and not doc.payments and not doc.allocations
 
-    for doc in change.pick("invoices", voidable, "authorised invoices without payments or credits"):
-        change.gen.void(doc, doc.date)
-        change.touch("invoices", doc)
+    def void(change: Change) -> None:
+        for doc in change.pick(api, voidable, "authorised without payments or allocations"):
+            change.gen.void(doc, doc.date)
+            change.touch(api, doc)
+
+    return void
 
 
 def delete_invoices(change: Change) -> None:
@@ -189,15 +194,6 @@ def create_credit_notes(change: Change) -> None:
     customers = _customers(change.books)
     for _ in range(change.count()):
         change.gen.credit_note(change.books.rng.choice(customers), change.today, 5000)
-
-
-def void_credit_notes(change: Change) -> None:
-    def voidable(doc: Doc) -> bool:
-        return doc.status == "AUTHORISED" and not doc.payments and not doc.allocations
-
-    for doc in change.pick("credit_notes", voidable, "unapplied authorised credit notes"):
-        change.gen.void(doc, doc.date)
-        change.touch("credit_notes", doc)
 
 
 def create_bank_transactions(change: Change) -> None:
@@ -253,12 +249,12 @@ HANDLERS: dict[tuple[str, str], Callable[[Change], None]] = {
     ("invoices", "create"): create_invoices,
     ("invoices", "edit"): edit_invoices,
     ("invoices", "edit_quiet"): edit_invoices_quietly,
-    ("invoices", "void"): void_invoices,
+    ("invoices", "void"): _voider("invoices"),
     ("invoices", "delete"): delete_invoices,
     ("payments", "create"): create_payments,
     ("payments", "delete"): delete_payments,
     ("credit_notes", "create"): create_credit_notes,
-    ("credit_notes", "void"): void_credit_notes,
+    ("credit_notes", "void"): _voider("credit_notes"),
     ("bank_transactions", "create"): create_bank_transactions,
     ("bank_transactions", "void"): _cancel_bank_transactions("VOIDED"),
     ("bank_transactions", "delete"): _cancel_bank_transactions("DELETED"),
