@@ -62,12 +62,16 @@ class Col:
     name: str
     kind: str
     paths: tuple[str, ...]
+    _keys: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_keys", tuple(tuple(path.split(".")) for path in self.paths))
 
     def read(self, record: Mapping[str, Any]) -> Any:
-        for path in self.paths:
+        for keys in self._keys:  # hot loop: plain dict checks, no ABC isinstance
             value: Any = record
-            for key in path.split("."):
-                value = value.get(key) if isinstance(value, Mapping) else None
+            for key in keys:
+                value = value.get(key) if type(value) is dict else None
                 if value is None:
                     break
             if value is not None:

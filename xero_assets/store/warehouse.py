@@ -17,7 +17,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -185,26 +185,36 @@ def _raw_row(record_id: str, record: Mapping[str, Any], updated_field: str | Non
     )
 
 
+def _json_value(value: Any) -> str:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"cannot send {type(value).__name__} to the warehouse")
+
+
 def insert_rows(
     conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], update: Sequence[str] | None = None
 ) -> None:
     """INSERT many rows in one round trip; with `update`, ON CONFLICT (primary key) DO UPDATE those columns.
 
-    PostgreSQL gets ONE statement per batch, `INSERT ... SELECT * FROM unnest(<one array per column>)`: measured
-    on PostgreSQL 15 at about 10x executemany (which still runs one statement per row, even pipelined) and without
-    the compile cost of multi-row VALUES. SQLite's executemany is already an in-process loop.
+    PostgreSQL gets ONE statement per batch whose rows arrive as one JSON document, expanded server-side by
+    `json_to_recordset`: Python's C JSON encoder and PostgreSQL's C parser do the work. Measured on a 100-journal
+    page (100 raw rows, 440 lines): executemany ran one statement per row; arrays per column (`unnest`) spent most
+    of their time in psycopg's per-element text escaping; this is the fastest of the three. SQLite's executemany is
+    already an in-process loop.
     """
     if not rows:
         return
     names = [c.name for c in table.columns]
     keys = [c.name for c in table.primary_key.columns]
     if conn.dialect.name == "postgresql":
-        casts = ", ".join(f"%({n})s::{table.c[n].type.compile(conn.dialect)}[]" for n in names)
-        sql = f'INSERT INTO "{table.name}" ({", ".join(names)}) SELECT * FROM unnest({casts})'
+        columns = ", ".join(names)
+        types = ", ".join(f"{n} {table.c[n].type.compile(conn.dialect)}" for n in names)
+        source = f"json_to_recordset(%(rows)s::json) AS x({types})"
+        sql = f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} FROM {source}'
         if update is not None:
             sets = ", ".join(f"{n} = EXCLUDED.{n}" for n in update)
             sql += f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
-        conn.exec_driver_sql(sql, {n: [row.get(n) for row in rows] for n in names})
+        conn.exec_driver_sql(sql, {"rows": json.dumps(list(rows), default=_json_value)})
         return
     stmt: Any = sqlite.insert(table)
     if update is not None:
@@ -225,11 +235,23 @@ def _upsert(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, An
     insert_rows(conn, table, rows, update=[c.name for c in table.columns if c.name not in skip])
 
 
+def _plan_every_statement(dbapi_connection: Any, _record: Any) -> None:
+    """No server-side prepared statements on warehouse connections (psycopg prepares after 5 executions).
+
+    A sync fills tables from empty; a prepared statement's generic plan, chosen while a table was empty, keeps
+    scanning it whole as it grows (measured: a 100-journal page from 8 ms to 33 ms at 20,000 rows). Planning each
+    statement against the table's current size keeps the primary-key index scans (11 ms at 20,000 rows).
+    """
+    dbapi_connection.prepare_threshold = None
+
+
 class Warehouse:
     """Reads and writes the warehouse through one engine. Thread-safe: each call uses its own connection."""
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+            sa.event.listen(engine, "connect", _plan_every_statement)
 
     def create(self) -> None:
         """Create every table of ours that is missing (idempotent)."""

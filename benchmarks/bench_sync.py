@@ -1,0 +1,264 @@
+"""How well a tenant's full sync runs: records per second, API calls against the minimum, peak RSS, 429s, and the
+sync's time over the time to merely download the same pages in the same run. Into SQLite and into PostgreSQL.
+
+The sandbox runs in a separate process (so the RSS measured here is the sync's alone), with Xero's limits ON and the
+minute window shortened (--window, default 1 s: 60 calls a second), and the client is told the same window, so it
+paces exactly as against Xero. "Download only" re-reads every page the sync read (same APIs, same pool, same
+aged-report contacts and employees), parsing the JSON but storing nothing.
+
+Goals (issue 5): peak RSS under 400 MB; sync time at most 1.5x download time; zero 429s.
+
+    python benchmarks/bench_sync.py                      # large tenant, SQLite then PostgreSQL
+    python benchmarks/bench_sync.py --size medium --backends sqlite
+    pytest -m slow benchmarks/bench_sync.py -s           # the same, asserting the goals
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+
+from xero_assets import catalog, sandbox_connect
+from xero_assets.store.db import make_engine
+from xero_assets.store.warehouse import SyncState, Warehouse, WriteCounts
+from xero_assets.sync import SyncResult, minimum_calls, sync_tenant
+from xero_assets.xero.client import XeroClient
+from xero_assets.xero.limiter import RateLimits
+
+RSS_GOAL_MB = 400.0
+RATIO_GOAL = 1.5
+POSTGRES_URL = os.environ.get("XERO_ASSETS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+AGED = {"aged_receivables_by_contact": "ACCREC", "aged_payables_by_contact": "ACCPAY"}
+
+_SANDBOX = """
+import sys
+from xero_assets.sandbox.server import SandboxConfig, serve_forever
+serve_forever(SandboxConfig(tenants=1, size=sys.argv[1], minute_window_s=float(sys.argv[2]), day_limit=10**7),
+              port=0)
+"""
+
+
+@contextmanager
+def sandbox_process(size: str, window: float) -> Iterator[dict[str, Any]]:
+    """`serve_forever` in a child process; yields the JSON line it prints (base URL, app credentials)."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", _SANDBOX, size, str(window)], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        if not line:
+            raise RuntimeError("the sandbox process exited before printing its address")
+        yield json.loads(line)
+    finally:
+        child.kill()
+        child.wait(30)
+
+
+class PeakRss:
+    """Samples this process's RSS every 20 ms while active; `peak_mb` is the largest seen."""
+
+    def __init__(self) -> None:
+        self._process = psutil.Process()
+        self._stop = threading.Event()
+        self.peak = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._process.memory_info().rss)
+            time.sleep(0.02)
+
+    def __enter__(self) -> PeakRss:
+        self.peak = self._process.memory_info().rss
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak / 2**20
+
+
+class DownloadOnly(Warehouse):
+    """A warehouse that stores nothing and always starts a full read, but answers look-ups (country, employees,
+    outstanding contacts) from the synced warehouse, so the download reads exactly the pages the sync read."""
+
+    def __init__(self, synced: Warehouse) -> None:
+        super().__init__(synced.engine)
+
+    def state(self, tenant_id: str, api: str) -> SyncState:
+        return SyncState()
+
+    def save_state(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def write_records(self, tenant_id: str, api: str, records: Any, **kwargs: Any) -> WriteCounts:
+        return WriteCounts(unchanged=len(records))
+
+    def write_report(self, *args: Any, **kwargs: Any) -> WriteCounts:
+        return WriteCounts(unchanged=1)
+
+    def mark_missing_deleted(self, *args: Any, **kwargs: Any) -> int:
+        return 0
+
+
+@dataclass
+class Measure:
+    backend: str
+    records: int
+    sync_s: float
+    download_s: float
+    calls: int
+    minimum: int
+    peak_rss_mb: float
+    http_429s: int
+    limit_rate: float
+
+    @property
+    def ratio(self) -> float:
+        return self.sync_s / self.download_s if self.download_s else float("inf")
+
+    def lines(self) -> list[str]:
+        return [
+            f"[{self.backend}] {self.records:,} records in {self.sync_s:.1f} s = {self.records / self.sync_s:,.0f} "
+            f"records/s",
+            f"[{self.backend}] API calls {self.calls:,} vs minimum {self.minimum:,} "
+            f"({self.calls / self.sync_s:.1f} calls/s; the limits allow {self.limit_rate:.0f}/s)",
+            f"[{self.backend}] sync {self.sync_s:.1f} s / download only {self.download_s:.1f} s = {self.ratio:.2f} "
+            f"(goal <= {RATIO_GOAL})",
+            f"[{self.backend}] peak RSS {self.peak_rss_mb:.0f} MB (goal < {RSS_GOAL_MB:.0f}); 429s: {self.http_429s}",
+        ]
+
+
+def _minimum(warehouse: Warehouse, tenant_id: str, truth: dict[str, Any], results: list[SyncResult]) -> int:
+    counts = truth["counts"]
+    total = 0
+    for result in results:
+        api = catalog.get(result.api)
+        total += minimum_calls(
+            api,
+            truth["country"],
+            counts.get(api.name, 0),
+            employees=counts.get("payroll_employees", 0),
+            outstanding_contacts=len(warehouse.outstanding_contacts(tenant_id, AGED.get(api.name, ""))),
+            published_reports=warehouse.count(tenant_id, "tax_reports"),
+        )
+    return total
+
+
+def run_backend(info: dict[str, Any], database_url: str, backend: str, window: float) -> Measure:
+    key = Fernet.generate_key().decode()
+    store = sandbox_connect.open_token_store(sandbox_connect.sandbox_app_config(info), database_url, key)
+    [connection] = sandbox_connect.consent(store)
+    tenant = connection.tenant_id
+    warehouse = Warehouse(make_engine(database_url))
+    warehouse.create()
+    limits = RateLimits(minute_seconds=window, per_day=10**7)
+    base = info["base_url"]
+    httpx.delete(f"{base}/_sandbox/stats")
+    httpx.delete(f"{base}/_sandbox/limits")
+    client = XeroClient(base, store, limits=limits)
+    with PeakRss() as rss:
+        started = time.perf_counter()
+        results = sync_tenant(client.for_tenant(tenant), warehouse, granted_scopes=connection.scopes)
+        sync_s = time.perf_counter() - started
+    client.close()
+    download_client = XeroClient(base, store, limits=limits)
+    started = time.perf_counter()
+    sync_tenant(download_client.for_tenant(tenant), DownloadOnly(warehouse), granted_scopes=connection.scopes)
+    download_s = time.perf_counter() - started
+    download_client.close()
+    stats = httpx.get(f"{base}/_sandbox/stats", timeout=60).json()
+    truth = httpx.get(f"{base}/_sandbox/truth/{tenant}", timeout=300).json()
+    measure = Measure(
+        backend=backend,
+        records=sum(r.records_read for r in results),
+        sync_s=sync_s,
+        download_s=download_s,
+        calls=sum(r.calls for r in results),
+        minimum=_minimum(warehouse, tenant, truth, results),
+        peak_rss_mb=rss.peak_mb,
+        http_429s=int(stats.get("by_status", {}).get("429", 0)),
+        limit_rate=limits.best_rate,
+    )
+    store.close()
+    warehouse.engine.dispose()
+    return measure
+
+
+@contextmanager
+def backend_url(backend: str) -> Iterator[str]:
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            yield f"sqlite:///{Path(tmp) / 'warehouse.db'}"
+        return
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'create schema "{schema}"'))
+    try:
+        yield f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'drop schema "{schema}" cascade'))
+        admin.dispose()
+
+
+def bench(size: str, backends: list[str], window: float) -> list[Measure]:
+    print(f"bench_sync {datetime.now():%Y-%m-%d %H:%M}: one {size} tenant, minute window {window} s")
+    measures = []
+    started = time.perf_counter()
+    with sandbox_process(size, window) as info:
+        print(f"sandbox ready in {time.perf_counter() - started:.1f} s at {info['base_url']}")
+        for backend in backends:
+            with backend_url(backend) as url:
+                measure = run_backend(info, url, backend, window)
+            print("\n".join(measure.lines()), flush=True)
+            measures.append(measure)
+    return measures
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_large_tenant_sync_meets_the_goals(backend: str) -> None:
+    [measure] = bench("large", [backend], 1.0)
+    assert measure.calls == measure.minimum
+    assert measure.http_429s == 0
+    assert measure.peak_rss_mb < RSS_GOAL_MB
+    assert measure.ratio <= RATIO_GOAL
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", default="large", choices=["small", "medium", "large"])
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--window", type=float, default=1.0, help="the sandbox's (and client's) minute, seconds")
+    args = parser.parse_args()
+    bench(args.size, args.backends.split(","), args.window)
+
+
+if __name__ == "__main__":
+    main()
