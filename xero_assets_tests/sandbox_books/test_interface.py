@@ -9,7 +9,7 @@ import pytest
 from xero_assets import catalog
 from xero_assets.catalog import Paging
 from xero_assets.sandbox.books import Query, QueryError, World, build_world
-from xero_assets_tests.sandbox_books.conftest import FixedClock
+from xero_assets_tests.sandbox_books.conftest import START, FixedClock
 
 
 def test_tenants_are_spread_round_robin_over_au_nz_gb_us(small_world: World) -> None:
@@ -99,3 +99,11 @@ def test_if_modified_since_is_ignored_where_xero_ignores_it(small_world: World) 
     everything = books.list(api, api.endpoint, Query())
     future = books.list(api, api.endpoint, Query.from_params({}, "2100-01-01T00:00:00"))
     assert len(future.records) == len(everything.records) > 0
+
+
+def test_worlds_built_at_different_times_of_the_same_day_hold_the_same_records() -> None:
+    morning = build_world(seed=3, tenants=1, size="small", clock=FixedClock(START.replace(hour=6)))
+    evening = build_world(seed=3, tenants=1, size="small", clock=FixedClock(START.replace(hour=22)))
+    (early,), (late,) = morning.tenants.values(), evening.tenants.values()
+    for name in ("invoices", "payments", "contacts", "journals"):
+        assert set(early.truth()["collections"][name]) == set(late.truth()["collections"][name])

@@ -24,13 +24,21 @@ def uuid_for(seed: str) -> str:
 
 
 def stamp(day: date, rng: random.Random, now: datetime, earliest_hour: int = 8, hours: int = 10) -> datetime:
-    """A moment during `day`'s working hours with millisecond precision, never later than a minute before now."""
-    seconds = earliest_hour * 3600 + rng.randrange(hours * 3600)
-    moment = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(
-        seconds=seconds, milliseconds=rng.randrange(1000)
-    )
+    """A moment during `day`'s working hours with millisecond precision, never later than a minute before now.
+
+    Always the same two draws from `rng`, whatever the time of day: a world built at 07:00 and one built at 17:00 on
+    the same day hold the same records with the same ids (only today's timestamps are squeezed into the part of the
+    day that has passed).
+    """
+    offset = rng.randrange(hours * 3600)
+    millis = rng.randrange(1000)
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    moment = midnight + timedelta(seconds=earliest_hour * 3600 + offset, milliseconds=millis)
     latest = now - timedelta(minutes=1)
-    return moment if moment <= latest else latest - timedelta(seconds=rng.randrange(3600))
+    if moment <= latest:
+        return moment
+    squeezed = midnight + max(latest - midnight, timedelta(0)) * (offset / (hours * 3600))
+    return squeezed.replace(microsecond=squeezed.microsecond // 1000 * 1000)
 
 
 def add_months(day: date, months: int) -> date:
