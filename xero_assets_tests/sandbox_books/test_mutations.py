@@ -150,3 +150,15 @@ def test_unsupported_mutations_are_validation_errors(books: Books, spec: dict[st
     with pytest.raises(QueryError) as caught:
         books.mutate(spec)
     assert caught.value.type == "ValidationException"
+
+
+def test_a_payment_changes_contact_balances_without_bumping_the_contact(books: Books, clock: FixedClock) -> None:
+    cursor = clock.advance(hours=1)
+    result = books.mutate({"action": "create", "api": "payments"})
+    invoice = fetch(books, "invoices", result["ids"][-1])
+    contact_id = invoice["Contact"]["ContactID"]
+    assert contact_id not in changed_since(books, "contacts", cursor), "Xero does not bump contacts for balances"
+    balances = fetch(books, "contacts", contact_id)["Balances"]["AccountsReceivable"]
+    expected = sum(i["AmountDue"] for i in books.list(catalog.get("invoices"), catalog.get("invoices").endpoint,
+                   Query.from_params({"ContactIDs": contact_id})).records if i["Type"] == "ACCREC")  # fmt: skip
+    assert balances["Outstanding"] == pytest.approx(expected)

@@ -54,7 +54,7 @@ class Books:
         self.clock = clock
         self.rng = rng
         self.ids = Ids(rng)
-        self.renderer = Renderer(profile.currency)
+        self.renderer = Renderer(profile.currency, lambda: self.now().date())
         self.collections: dict[str, Collection[Any]] = build_collections(self.renderer)
         self.ledger = Ledger(self.ids)
         self.tax_rates: dict[str, TaxRate] = {rate.tax_type: rate for rate in profile.tax_rates}

@@ -6,6 +6,7 @@ current. Date strings are cached per day: a page of 1,000 invoices touches a few
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
@@ -84,10 +85,11 @@ def line_id(owner_id: str, index: int) -> str:
 
 
 class Renderer:
-    """Turns records into Xero JSON for one organisation (its base currency)."""
+    """Turns records into Xero JSON for one organisation (its base currency; `today` for what is overdue)."""
 
-    def __init__(self, currency: str) -> None:
+    def __init__(self, currency: str, today: Callable[[], date]) -> None:
         self.currency = currency
+        self.today = today
 
     # --- small pieces -------------------------------------------------------------------------------------------
     @staticmethod
@@ -363,7 +365,25 @@ class Renderer:
             "HasAttachments": False,
             "HasValidationErrors": False,
         }
+        if full:
+            out["Balances"] = self.balances(contact)
         return out
+
+    def balances(self, contact: Contact) -> Json:
+        """Outstanding and overdue on the contact's sales and bills. Changing them never bumps the contact's
+        UpdatedDateUTC, one of the edits Xero documents as invisible to If-Modified-Since."""
+        today = self.today()
+        sums = {"ACCREC": [0, 0], "ACCPAY": [0, 0]}
+        for doc in contact.docs:
+            if doc.type in sums and doc.kind == "invoices":
+                due = doc.outstanding()
+                sums[doc.type][0] += due
+                if doc.due is not None and doc.due < today:
+                    sums[doc.type][1] += due
+        return {
+            key: {"Outstanding": money(sums[type_][0]), "Overdue": money(sums[type_][1])}
+            for key, type_ in (("AccountsReceivable", "ACCREC"), ("AccountsPayable", "ACCPAY"))
+        }
 
     def item(self, item: Item, full: bool) -> Json:
         return {
