@@ -107,3 +107,13 @@ def test_worlds_built_at_different_times_of_the_same_day_hold_the_same_records()
     (early,), (late,) = morning.tenants.values(), evening.tenants.values()
     for name in ("invoices", "payments", "contacts", "journals"):
         assert set(early.truth()["collections"][name]) == set(late.truth()["collections"][name])
+
+
+def test_cash_basis_is_refused_rather_than_answered_with_accrual_numbers(small_world: World) -> None:
+    books = next(iter(small_world.tenants.values()))
+    with pytest.raises(QueryError, match="paymentsOnly"):
+        books.report(catalog.get("profit_and_loss"), {"paymentsOnly": "true"}, None)
+    journals = catalog.get("journals")
+    with pytest.raises(QueryError, match="paymentsOnly"):
+        books.list(journals, journals.endpoint, Query.from_params({"paymentsOnly": "true"}))
+    assert books.report(catalog.get("trial_balance"), {"paymentsOnly": "false"}, None)["Rows"]

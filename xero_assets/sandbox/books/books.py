@@ -158,6 +158,10 @@ class Books:
     # --- journals --------------------------------------------------------------------------------------------------
     def _journals(self, query: Query) -> Page:
         """Xero's /Journals: JournalNumber > offset, oldest first, 100 at most; If-Modified-Since on CreatedDateUTC."""
+        if query.flag("paymentsOnly"):
+            from xero_assets.sandbox.books.reports import CASH_BASIS_UNSUPPORTED
+
+            raise QueryError(VALIDATION, CASH_BASIS_UNSUPPORTED)
         journals = self.ledger.journals
         start = max(query.offset or 0, 0)
         if query.if_modified_since is not None:

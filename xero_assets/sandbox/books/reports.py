@@ -409,6 +409,10 @@ def executive_summary(books: Books, params: Mapping[str, str]) -> Json:
     return document(books, "ExecutiveSummary", "Executive Summary", titles, rows)
 
 
+CASH_BASIS_UNSUPPORTED = (
+    "paymentsOnly=true (cash basis) is not emulated by the sandbox: its reports and journals are accrual basis"
+)
+
 _BUILDERS: dict[str, Callable[[Books, Mapping[str, str]], Json]] = {
     "trial_balance": trial_balance,
     "profit_and_loss": profit_and_loss,
@@ -430,6 +434,8 @@ def build_report(books: Books, api: XeroApi, params: Mapping[str, str], report_i
         if found is None:
             raise QueryError(VALIDATION, f"Report {report_id} was not found")
         return found
+    if (param(params, "paymentsOnly") or "").lower() == "true":
+        raise QueryError(VALIDATION, CASH_BASIS_UNSUPPORTED)
     builder = _BUILDERS.get(api.name)
     if builder is None:
         raise QueryError(VALIDATION, f"{api.title} is not a report this organisation serves")
