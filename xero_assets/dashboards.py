@@ -25,9 +25,10 @@ class Dataset:
     reads: tuple[str, ...]  # raw APIs it depends on
 
 
+_AGEING_READS = ("invoices", "credit_notes", "overpayments", "prepayments")
 DATASETS = (
-    Dataset("ar_ageing", "Receivables due per customer in overdue buckets (current, 1-30, ..., 90+).", ("invoices",)),
-    Dataset("ap_ageing", "Payables due per supplier in overdue buckets.", ("invoices",)),
+    Dataset("ar_ageing", "Receivables due per customer in overdue buckets (current, 1-30, ..., 90+).", _AGEING_READS),
+    Dataset("ap_ageing", "Payables due per supplier in overdue buckets.", _AGEING_READS),
     Dataset("pnl_by_month", "Revenue, expenses and net profit per month from the ledger.", ("journals", "accounts")),
     Dataset("cash_by_month", "Net movement and closing balance per bank account and month.", ("journals", "accounts")),
     Dataset("recurring_revenue", "Monthly recurring revenue per customer from repeating invoices.",
@@ -59,9 +60,12 @@ def build_all(frames: dict[str, pd.DataFrame], today: datetime) -> dict[str, pd.
     """Every dataset from the typed frames (kpis reuses the others, so they are built together)."""
     invoices, accounts = frames["xero_invoices"], frames["xero_accounts"]
     journals, lines = frames["xero_journals"], frames["xero_journal_lines"]
+    credit_columns = ["type", "status", "contactid", "remainingcredit", "date"]
+    parts = [frames[name][credit_columns] for name in CREDIT_TABLES if not frames[name].empty]
+    credits = pd.concat(parts) if parts else None
     builders: dict[str, Callable[[], pd.DataFrame]] = {
-        "ar_ageing": lambda: transforms.ageing(invoices, "ACCREC", today.date()),
-        "ap_ageing": lambda: transforms.ageing(invoices, "ACCPAY", today.date()),
+        "ar_ageing": lambda: transforms.ageing(invoices, "ACCREC", today.date(), credits),
+        "ap_ageing": lambda: transforms.ageing(invoices, "ACCPAY", today.date(), credits),
         "pnl_by_month": lambda: transforms.pnl_by_month(journals, lines, accounts),
         "cash_by_month": lambda: transforms.cash_by_month(journals, lines, accounts),
         "recurring_revenue": lambda: transforms.recurring_revenue(frames["xero_repeating_invoices"]),
@@ -73,7 +77,10 @@ def build_all(frames: dict[str, pd.DataFrame], today: datetime) -> dict[str, pd.
     return out
 
 
-TYPED_INPUTS = ("xero_invoices", "xero_accounts", "xero_journals", "xero_journal_lines", "xero_repeating_invoices")
+CREDIT_TABLES = ("xero_credit_notes", "xero_overpayments", "xero_prepayments")
+TYPED_INPUTS = (
+    "xero_invoices", "xero_accounts", "xero_journals", "xero_journal_lines", "xero_repeating_invoices", *CREDIT_TABLES,
+)  # fmt: skip
 
 
 @dg.multi_asset(name="dashboards", specs=SPECS, can_subset=True, partitions_def=tenant_partitions)

@@ -24,20 +24,45 @@ def _bucket(days_overdue: int) -> str:
     return "90+"
 
 
-def ageing(invoices: pd.DataFrame, invoice_type: str, as_at: date) -> pd.DataFrame:
-    """Amount due per contact and overdue bucket for ACCREC (receivables) or ACCPAY (payables) invoices."""
+CREDIT_TYPES = {
+    "ACCREC": ("ACCRECCREDIT", "RECEIVE-OVERPAYMENT", "RECEIVE-PREPAYMENT"),
+    "ACCPAY": ("ACCPAYCREDIT", "SPEND-OVERPAYMENT", "SPEND-PREPAYMENT"),
+}
+
+
+def ageing(invoices: pd.DataFrame, invoice_type: str, as_at: date, credits: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Amount due per contact and overdue bucket for ACCREC (receivables) or ACCPAY (payables).
+
+    Open invoices are aged by due date; unapplied credits (credit notes, overpayments, prepayments with remaining
+    credit) reduce the contact's balance, aged by their date, as Xero's aged reports show them. The total then
+    equals the receivables (payables) control account.
+    """
     columns = ["contactid", *AGEING_BUCKETS, "total_due"]
     open_ = invoices[
         (invoices["type"] == invoice_type) & invoices["status"].isin(OPEN_STATUSES) & (invoices["amountdue"] > 0)
     ]
-    if open_.empty:
+    items = pd.DataFrame(
+        {"contactid": open_["contactid"], "amount": open_["amountdue"], "due": open_["duedate"].fillna(open_["date"])}
+    )
+    if credits is not None and not credits.empty:
+        live = credits[
+            credits["type"].isin(CREDIT_TYPES[invoice_type])
+            & (credits["status"] == "AUTHORISED")
+            & (credits["remainingcredit"] > 0)
+        ]
+        items = pd.concat(
+            [
+                items,
+                pd.DataFrame({"contactid": live["contactid"], "amount": -live["remainingcredit"], "due": live["date"]}),
+            ]
+        )
+    if items.empty:
         return pd.DataFrame(columns=columns)
-    due = pd.to_datetime(open_["duedate"].fillna(open_["date"]))
-    overdue_days = (pd.Timestamp(as_at) - due).dt.days
-    frame = open_.assign(bucket=overdue_days.map(_bucket))
-    table = frame.pivot_table(index="contactid", columns="bucket", values="amountdue", aggfunc="sum", fill_value=0.0)
-    table = table.reindex(columns=list(AGEING_BUCKETS), fill_value=0.0)
-    table["total_due"] = table.sum(axis=1)
+    overdue_days = (pd.Timestamp(as_at) - pd.to_datetime(items["due"])).dt.days
+    frame = items.assign(bucket=overdue_days.map(_bucket))
+    table = frame.pivot_table(index="contactid", columns="bucket", values="amount", aggfunc="sum", fill_value=0.0)
+    table = table.reindex(columns=list(AGEING_BUCKETS), fill_value=0.0).round(2)
+    table["total_due"] = table.sum(axis=1).round(2)
     return table.reset_index()[columns].sort_values("total_due", ascending=False, ignore_index=True)
 
 
