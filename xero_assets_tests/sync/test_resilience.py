@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from xero_assets import catalog
 from xero_assets.sandbox.server import running_sandbox
-from xero_assets.store.warehouse import raw_records
+from xero_assets.store.warehouse import now_utc, raw_records
 from xero_assets_tests.sync.conftest import Synced, assert_matches_truth, connect, fast_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,3 +155,19 @@ def test_tenants_are_isolated(small: Synced) -> None:
             .having(sa.func.count(sa.distinct(raw_records.c.tenant_id)) > 1)
         ).all()
     assert per_tenant == [], "a record id appears under more than one tenant"
+
+
+def test_full_refresh_flags_records_xero_no_longer_returns(small: Synced) -> None:
+    tenant = _first_tenant(small)
+    invoices = catalog.get("invoices")
+    small.sync(tenant, [invoices])
+    ghost = {"InvoiceID": "00000000-dead-4000-8000-000000000000", "Status": "AUTHORISED", "Type": "ACCREC"}
+    small.warehouse.write_records(
+        tenant, "invoices", [ghost], id_field="InvoiceID", updated_field="UpdatedDateUTC", seen_at=now_utc()
+    )
+    [incremental] = small.sync(tenant, [invoices])
+    assert incremental.counts.deleted_in_xero == 0  # an incremental read cannot know what disappeared
+    [full] = small.sync(tenant, [invoices], full_refresh=True)
+    assert (full.counts.deleted_in_xero, full.counts.inserted, full.counts.updated) == (1, 0, 0)
+    assert ghost["InvoiceID"] in small.warehouse.record_versions(tenant, "invoices", include_deleted=True)
+    assert_matches_truth(small, tenant, ["invoices"])
