@@ -1,6 +1,7 @@
 """One served collection: records kept in Xero's default order, with the list semantics of its catalog endpoint.
 
-Records stay sorted by (UpdatedDateUTC, creation order), so If-Modified-Since is a bisect and a page is a slice:
+Records stay sorted as Xero sorts a list by default, ascending by UpdatedDateUTC and then by id (XeroAPI's own
+xero-mcp-server, PR #21, describes that default), so If-Modified-Since is a bisect and a page is a slice:
 serving page 200 of a 200,000-invoice organisation renders only the 1,000 records on it. Edits move a record to
 the end (its UpdatedDateUTC is now the newest), which is also why a client that pages while Xero changes can see a
 record twice or skip one, exactly as against real Xero.
@@ -26,8 +27,12 @@ FilterFor = Callable[[Query], Predicate | None]
 DEFAULT_PAGE_SIZE = 100
 
 
-def _key(updated: datetime | None, seq: int) -> tuple[float, int]:
-    return (updated.timestamp() if updated is not None else 0.0, seq)
+Key = tuple[float, str]
+
+
+def _key(record: Any) -> Key:
+    updated = record.updated
+    return (updated.timestamp() if updated is not None else 0.0, record.id.lower())
 
 
 class Collection(Generic[R]):
@@ -54,10 +59,9 @@ class Collection(Generic[R]):
         self.summary_drop = tuple(summary_drop)
         self.status_of = status_of or (lambda record: getattr(record, "status", None))
         self._records: list[Any] = []
-        self._keys: list[tuple[float, int]] = []
+        self._keys: list[Key] = []
         self._by_id: dict[str, Any] = {}
-        self._placed: dict[int, tuple[float, int]] = {}  # id(record) -> the key it is filed under
-        self._next_seq = 0
+        self._placed: dict[int, Key] = {}  # id(record) -> the key it is filed under
 
     # --- building and changing ----------------------------------------------------------------------------------
     def extend(self, records: Iterable[Any]) -> None:
@@ -65,22 +69,17 @@ class Collection(Generic[R]):
         for record in records:
             self._by_id[record.id.lower()] = record
             self._records.append(record)
-            self._next_seq = max(self._next_seq, record.seq + 1)
-        self._records.sort(key=lambda r: _key(r.updated, r.seq))
-        self._keys = [_key(r.updated, r.seq) for r in self._records]
+        self._records.sort(key=_key)
+        self._keys = [_key(r) for r in self._records]
         self._placed = {id(r): k for r, k in zip(self._records, self._keys, strict=True)}
 
     def add(self, record: Any) -> None:
-        key = _key(record.updated, record.seq)
+        key = _key(record)
         at = bisect.bisect_right(self._keys, key)
         self._keys.insert(at, key)
         self._records.insert(at, record)
         self._placed[id(record)] = key
         self._by_id[record.id.lower()] = record
-        self._next_seq = max(self._next_seq, record.seq + 1)
-
-    def next_seq(self) -> int:
-        return self._next_seq
 
     def touch(self, record: Any, now: datetime) -> None:
         """Set UpdatedDateUTC to `now` and move the record to its new place in the default order.
@@ -113,7 +112,7 @@ class Collection(Generic[R]):
         """Records updated at or after `moment` (to the second, inclusive), in default order."""
         if moment is None:
             return self._records
-        return self._records[bisect.bisect_left(self._keys, (moment.timestamp(), -1)) :]
+        return self._records[bisect.bisect_left(self._keys, (moment.timestamp(), "")) :]
 
     def select(self, endpoint: Endpoint, query: Query) -> list[Any]:
         """Records a call returns before where/order/paging: IMS, default filters, IDs, Statuses."""
