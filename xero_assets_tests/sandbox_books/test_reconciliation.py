@@ -225,3 +225,19 @@ def test_profit_and_loss_by_tracking_category_splits_the_total_across_options(bo
     managed = category["Options"][0]["TrackingOptionID"]
     (one,) = row_values(report(books, "profit_and_loss", trackingOptionID=managed, **params), "Net Profit")
     assert one == columns[0]
+
+
+def test_aged_payables_totals_equal_amounts_due_on_open_bills(books: Books) -> None:
+    due: dict[str, Decimal] = {}
+    for bill in listed(books, "invoices"):
+        if bill["Type"] == "ACCPAY" and bill["Status"] == "AUTHORISED":
+            key = bill["Contact"]["ContactID"]
+            due[key] = due.get(key, Decimal(0)) + cents(bill["AmountDue"])
+    for credit in listed(books, "credit_notes"):
+        if credit["Type"] == "ACCPAYCREDIT" and credit["Status"] == "AUTHORISED":
+            key = credit["Contact"]["ContactID"]
+            due[key] = due.get(key, Decimal(0)) - cents(credit["RemainingCredit"])
+    assert any(due.values())
+    for contact_id, amount in due.items():
+        document = report(books, "aged_payables_by_contact", contactId=contact_id)
+        assert row_values(document, "Total")[-1] == amount, contact_id
