@@ -16,10 +16,9 @@ from xero_assets import catalog
 from xero_assets.partitions import tenant_partitions
 from xero_assets.resources import WarehouseResource, XeroResource
 from xero_assets.store.warehouse import Warehouse
-from xero_assets.sync import SyncResult, sync_tenant
+from xero_assets.sync import SyncResult, TenantSyncError, sync_tenant
 
 RAW_PREFIX = "xero"
-XERO_RETRY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
 def raw_key(api_name: str) -> dg.AssetKey:
@@ -132,7 +131,9 @@ def result_metadata(warehouse: Warehouse, result: SyncResult) -> dict[str, Any]:
     can_subset=True,
     partitions_def=tenant_partitions,
     pool="xero_api",
-    retry_policy=XERO_RETRY,
+    # No step RetryPolicy: the client already retries each call with backoff, a whole-step retry would only hammer
+    # a Xero that stayed down, and the next sync resumes from the cursors anyway. Crashed runs are retried by
+    # dagster.yaml's run_retries.
     description="Sync a tenant's selected Xero APIs in one step sharing one rate-limited client.",
 )
 def xero_sync(
@@ -149,9 +150,15 @@ def xero_sync(
             f"={result.counts.unchanged} in {result.calls} calls"
         )
 
-    results = sync_tenant(
-        xero.client_for(tenant_id), wh, selected, granted_scopes=scopes, full_refresh=config.full_refresh,
-        on_result=progress,
-    )  # fmt: skip
+    try:
+        results = sync_tenant(
+            xero.client_for(tenant_id), wh, selected, granted_scopes=scopes, full_refresh=config.full_refresh,
+            on_result=progress,
+        )  # fmt: skip
+        failure = None
+    except TenantSyncError as exc:  # report what did sync, then fail the step (its retry resumes from cursors)
+        results, failure = exc.results, exc
     for result in results:
         yield dg.MaterializeResult(asset_key=raw_key(result.api), metadata=result_metadata(wh, result))
+    if failure is not None:
+        raise dg.Failure(str(failure)) from failure.errors[0]

@@ -383,6 +383,16 @@ def minimum_calls(
     return 1
 
 
+class TenantSyncError(Exception):
+    """Some APIs of a tenant failed; `results` are those that synced, `errors` why the others did not."""
+
+    def __init__(self, tenant_id: str, results: list[SyncResult], errors: list[BaseException]) -> None:
+        self.results = results
+        self.errors = errors
+        reasons = "; ".join(f"{type(e).__name__}: {e}" for e in errors[:3])
+        super().__init__(f"{len(errors)} API(s) of tenant {tenant_id} failed ({reasons})")
+
+
 # ----- one tenant -------------------------------------------------------------------------------------------------
 
 # Read after the rest: they use what the first waves stored (country; payroll employees; outstanding invoices).
@@ -410,8 +420,9 @@ def sync_tenant(
     """Sync `apis` (default: every syncable API) for one tenant, sharing one client and so one rate limiter.
 
     Organisation goes first when the country is needed and unknown; payroll leave and the aged reports go last.
-    One API failing does not stop the others; the first failure is re-raised after all have finished, so a run
-    stores everything it could and still fails loudly.
+    One API failing does not stop the others: after all have finished, TenantSyncError carries the results of
+    those that succeeded (so the Dagster step can still report them) and the failures, so a run stores everything
+    it could and still fails loudly.
     """
     chosen = list(apis if apis is not None else catalog.SYNCABLE)
     scopes = tuple(granted_scopes)
@@ -446,6 +457,7 @@ def sync_tenant(
     for wave in (middle, last):
         with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"sync-{client.tenant_id[:8]}") as pool:
             list(pool.map(lambda a: one(a, country), wave))
+    done = [results[a.name] for a in chosen if a.name in results]
     if errors:
-        raise errors[0]
-    return [results[a.name] for a in chosen if a.name in results]
+        raise TenantSyncError(client.tenant_id, done, errors)
+    return done

@@ -93,3 +93,18 @@ def test_an_api_whose_scope_was_not_granted_is_skipped_visibly(synced: Synced) -
     assert meta["xero/journals"]["status"] == "skipped: scope accounting.journals.read not granted"
     assert meta["xero/journals"]["api_calls"] == 0
     assert meta["xero/accounts"]["status"] == "synced"
+
+
+def test_a_failing_api_fails_the_step_but_the_others_are_still_reported(synced: Synced) -> None:
+    tenant = next(iter(synced.connections))
+    synced.control("POST", "faults", json={"kind": "500", "rate": 1.0, "path": "/Users$", "target": "data"})
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(TENANT_PARTITIONS_NAME, [tenant])
+    resources = resources_for(synced)
+    resources["xero"] = resources["xero"].model_copy(update={"max_retries": 1})
+    result = dg.materialize(
+        list(defs.assets or []), partition_key=tenant, instance=instance, resources=resources,
+        selection=[raw_key("users"), raw_key("accounts")], raise_on_error=False,
+    )  # fmt: skip
+    assert not result.success
+    assert set(_metadata(result)) == {"xero/accounts"}
