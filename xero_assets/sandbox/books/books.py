@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from xero_assets.catalog import Endpoint, Kind, Paging, XeroApi
+from xero_assets.catalog import Endpoint, Kind, XeroApi
 from xero_assets.sandbox.books.collections import build_collections
 from xero_assets.sandbox.books.ids import Ids
 from xero_assets.sandbox.books.ledger import Controls, Ledger
@@ -190,4 +190,4 @@ class Books:
         return self.payroll
 
 
-__all__ = ["JOURNALS_MAX", "Books", "Clock", "Paging"]
+__all__ = ["JOURNALS_MAX", "Books", "Clock"]

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from xero_assets import catalog
 from xero_assets.sandbox.books.model import Doc, Plain
 from xero_assets.sandbox.books.query import VALIDATION, Query, QueryError
-from xero_assets.sandbox.books.render import Renderer, iso_time, ms_time
+from xero_assets.sandbox.books.render import Renderer, ms_time
 from xero_assets.sandbox.books.store import Collection
 
 Json = dict[str, Any]
@@ -29,32 +30,33 @@ DOC_KINDS = (
     "repeating_invoices",
     "receipts",
 )
-PLAIN_KINDS = {
-    # name: (updated key, ISO dates instead of MS dates, hide-flag parameter)
-    "branding_themes": (None, False, None),
-    "currencies": (None, False, None),
-    "tax_rates": (None, False, None),
-    "tracking_categories": (None, False, "includeArchived"),
-    "users": ("UpdatedDateUTC", False, None),
-    "contact_groups": (None, False, None),
-    "bank_transfers": ("CreatedDateUTC", False, "includeDeleted"),
-    "batch_payments": ("UpdatedDateUTC", False, None),
-    "expense_claims": ("UpdatedDateUTC", False, None),
-    "linked_transactions": ("UpdatedDateUTC", False, None),
-    "manual_journals": ("UpdatedDateUTC", False, None),
-    "budgets": ("UpdatedDateUTC", False, None),
+# Collections kept as stored dicts, with the parameter that shows their hidden records (if any). Their timestamp
+# key is the catalog's `updated_field` for the API, so there is one place that says which field IMS reads.
+PLAIN_KINDS: dict[str, str | None] = {
+    "branding_themes": None,
+    "currencies": None,
+    "tax_rates": None,
+    "tracking_categories": "includeArchived",
+    "users": None,
+    "contact_groups": None,
+    "bank_transfers": "includeDeleted",
+    "batch_payments": None,
+    "expense_claims": None,
+    "linked_transactions": None,
+    "manual_journals": None,
+    "budgets": None,
 }
 _INVOICE_SUMMARY_DROP = ("LineItems", "Payments", "CreditNotes", "Prepayments", "Overpayments", "Allocations")
 _CONTACT_SUMMARY_DROP = ("Addresses", "Phones", "ContactGroups", "ContactPersons")
 
 
-def plain_renderer(updated_key: str | None, iso: bool = False) -> Callable[[Plain, bool], Json]:
+def plain_renderer(updated_key: str | None) -> Callable[[Plain, bool], Json]:
     """Render a stored dict, adding its current timestamp and (for full responses) its lines."""
 
     def render(record: Plain, full: bool) -> Json:
         out = dict(record.data)
         if updated_key is not None and record.updated is not None:
-            out[updated_key] = iso_time(record.updated).rstrip("Z") if iso else ms_time(record.updated)
+            out[updated_key] = ms_time(record.updated)
         if record.lines is not None and full:
             out[record.lines_key] = record.lines
         return out
@@ -149,7 +151,8 @@ def build_collections(renderer: Renderer) -> dict[str, Collection[Any]]:
         out[kind] = Collection(
             kind, renderer.doc, filter_for=_docs_filter, summary_drop=_INVOICE_SUMMARY_DROP, status_of=Renderer.status
         )
-    for name, (updated_key, iso, flag) in PLAIN_KINDS.items():
+    for name, flag in PLAIN_KINDS.items():
         hide = _hidden_unless(flag) if flag is not None else None
-        out[name] = Collection(name, plain_renderer(updated_key, iso), filter_for=hide)
+        updated_key = catalog.get(name).endpoint.updated_field
+        out[name] = Collection(name, plain_renderer(updated_key), filter_for=hide)
     return out
