@@ -98,3 +98,21 @@ def test_search_term_matches_invoice_numbers_and_contact_names(books: Books) -> 
     assert found == []  # archived, and includeArchived was not asked for
     found = books.list(api, api.endpoint, Query.from_params({"searchTerm": "former client", "includeArchived": "true"}))
     assert found.records and all("Former Client" in c["Name"] for c in found.records)
+
+
+def test_linked_transactions_filter_by_source_and_contact(books: Books) -> None:
+    api = catalog.get("linked_transactions")
+    first = books.list(api, api.endpoint, Query()).records[0]
+    by_source = books.list(api, api.endpoint, Query.from_params({"SourceTransactionID": first["SourceTransactionID"]}))
+    assert by_source.records and all(
+        r["SourceTransactionID"] == first["SourceTransactionID"] for r in by_source.records
+    )
+    by_contact = books.list(api, api.endpoint, Query.from_params({"ContactID": first["ContactID"]})).records
+    assert first["LinkedTransactionID"] in {r["LinkedTransactionID"] for r in by_contact}
+
+
+def test_a_single_contact_group_lists_its_members(books: Books) -> None:
+    api = catalog.get("contact_groups")
+    listed = books.list(api, api.endpoint, Query()).records[0]
+    single = books.get(api, api.endpoint, listed["ContactGroupID"])
+    assert listed["Contacts"] == [] and single is not None and single["Contacts"]

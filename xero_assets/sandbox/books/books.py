@@ -126,6 +126,8 @@ class Books:
         if collection is None:
             return None
         record = collection.find(record_id)
+        if record is not None and api.name == "contact_groups":
+            return self._contact_group(record)
         if record is None and api.name in ("invoices", "credit_notes", "purchase_orders", "contacts"):
             record = next((r for r in collection if r.number == record_id), None)
         return None if record is None else collection.render(record, True)
@@ -154,6 +156,13 @@ class Books:
 
         with self.lock:
             return apply_mutation(self, spec)
+
+    def _contact_group(self, group: Any) -> dict[str, Any]:
+        """A single contact group lists its members (the list endpoint leaves Contacts empty, as Xero does)."""
+        out = self.collections["contact_groups"].render(group, True)
+        members = [c for c in self.collections["contacts"] if group in c.groups]
+        out["Contacts"] = [{"ContactID": c.id, "Name": c.name, "HasValidationErrors": False} for c in members]
+        return out
 
     # --- journals --------------------------------------------------------------------------------------------------
     def _journals(self, query: Query) -> Page:

@@ -69,6 +69,18 @@ def _hidden_unless(flag: str) -> Callable[[Query], Callable[[Plain], bool] | Non
     return lambda query: None if query.flag(flag) else (lambda record: not record.hidden)
 
 
+def _fields_filter(*names: str) -> Callable[[Query], Callable[[Plain], bool] | None]:
+    """Exact-match filters on a stored record's own fields (LinkedTransactions' SourceTransactionID, Status, ...)."""
+
+    def make(query: Query) -> Callable[[Plain], bool] | None:
+        wanted = {n: v.lower() for n in names if (v := query.param(n))}
+        if not wanted:
+            return None
+        return lambda r: all(str(r.data.get(n, "")).lower() == v for n, v in wanted.items())
+
+    return make
+
+
 def _contacts_filter(query: Query) -> Callable[[Any], bool] | None:
     """ARCHIVED contacts only with includeArchived=true; searchTerm matches names, number and email."""
     checks: list[Callable[[Any], bool]] = []
@@ -134,6 +146,13 @@ def _docs_filter(query: Query) -> Callable[[Doc], bool] | None:
     return _all(checks)
 
 
+_PLAIN_FILTERS = {
+    "linked_transactions": _fields_filter(
+        "LinkedTransactionID", "SourceTransactionID", "TargetTransactionID", "ContactID", "Status"
+    ),
+}
+
+
 def build_collections(renderer: Renderer) -> dict[str, Collection[Any]]:
     """Every records collection an organisation serves (journals and payroll leave are kept elsewhere)."""
     out: dict[str, Collection[Any]] = {
@@ -152,7 +171,7 @@ def build_collections(renderer: Renderer) -> dict[str, Collection[Any]]:
             kind, renderer.doc, filter_for=_docs_filter, summary_drop=_INVOICE_SUMMARY_DROP, status_of=Renderer.status
         )
     for name, flag in PLAIN_KINDS.items():
-        hide = _hidden_unless(flag) if flag is not None else None
+        hide = _hidden_unless(flag) if flag is not None else _PLAIN_FILTERS.get(name)
         updated_key = catalog.get(name).endpoint.updated_field
         out[name] = Collection(name, plain_renderer(updated_key), filter_for=hide)
     return out
