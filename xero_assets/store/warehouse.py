@@ -17,9 +17,10 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -166,29 +167,25 @@ class _RawRow:
     record: Mapping[str, Any] = field(repr=False)
 
 
-def _dumps(record: Any) -> str:
-    return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
+def _dumps(record: Any) -> bytes:
+    """Compact UTF-8 JSON, keys in Xero's order. orjson: the sync serialises every record it stores, and the
+    standard library's encoder was the largest single cost of a write (measured on 1,000-invoice pages)."""
+    return orjson.dumps(record)
 
 
 def _raw_row(record_id: str, record: Mapping[str, Any], updated_field: str | None) -> _RawRow:
-    data = _dumps(record)
+    encoded = _dumps(record)
     updated = record.get(updated_field) if updated_field else record.get("UpdatedDateUTC")
     moment = dates.parse(updated) if isinstance(updated, str) else None
     status = next((str(record[f]) for f in STATUS_FIELDS if record.get(f) is not None), None)
     return _RawRow(
         record_id=record_id,
-        data=data,
-        hash=hashlib.blake2b(data.encode(), digest_size=16).hexdigest(),
+        data=encoded.decode(),
+        hash=hashlib.blake2b(encoded, digest_size=16).hexdigest(),
         updated_utc=moment.replace(tzinfo=None) if moment else None,
         status=status,
         record=record,
     )
-
-
-def _json_value(value: Any) -> str:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    raise TypeError(f"cannot send {type(value).__name__} to the warehouse")
 
 
 def insert_rows(
@@ -214,7 +211,7 @@ def insert_rows(
         if update is not None:
             sets = ", ".join(f"{n} = EXCLUDED.{n}" for n in update)
             sql += f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
-        conn.exec_driver_sql(sql, {"rows": json.dumps(list(rows), default=_json_value)})
+        conn.exec_driver_sql(sql, {"rows": orjson.dumps(list(rows)).decode()})
         return
     stmt: Any = sqlite.insert(table)
     if update is not None:
