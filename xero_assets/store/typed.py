@@ -35,24 +35,24 @@ _SQL_TYPES: Mapping[str, Callable[[], sa.types.TypeEngine[Any]]] = MappingProxyT
 )
 
 
-def _naive_utc(value: str | None) -> datetime | None:
-    moment = dates.parse(value)
+def _to_str(value: Any) -> str:
+    return value if type(value) is str and len(value) <= 255 else str(value)[:255]
+
+
+def _to_moment(value: Any) -> datetime | None:
+    moment = dates.parse(str(value))
     return moment.replace(tzinfo=None) if moment else None
 
 
-def _convert(kind: str, value: Any) -> Any:
-    if value is None or value == "":
-        return None
-    if kind == STR:
-        return str(value)[:255]
-    if kind == NUM:
-        return float(value)
-    if kind == INT:
-        return int(value)
-    if kind == BOOL:
-        return bool(value)
-    moment = _naive_utc(str(value))
-    return moment.date() if (kind == DATE and moment) else moment
+def _to_date(value: Any) -> Any:
+    moment = _to_moment(value)
+    return moment.date() if moment else None
+
+
+# One converter per kind, looked up once per column (this runs for every field of every record stored).
+_CONVERTERS: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
+    {STR: _to_str, NUM: float, INT: int, BOOL: bool, DATE: _to_date, TS: _to_moment}
+)
 
 
 @dataclass(frozen=True)
@@ -62,10 +62,14 @@ class Col:
     name: str
     kind: str
     paths: tuple[str, ...]
+    sql_name: str = field(init=False, repr=False, compare=False)
     _keys: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
+    _convert: Callable[[Any], Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "sql_name", self.name.lower())
         object.__setattr__(self, "_keys", tuple(tuple(path.split(".")) for path in self.paths))
+        object.__setattr__(self, "_convert", _CONVERTERS[self.kind])
 
     def read(self, record: Mapping[str, Any]) -> Any:
         for keys in self._keys:  # hot loop: plain dict checks, no ABC isinstance
@@ -74,8 +78,8 @@ class Col:
                 value = value.get(key) if type(value) is dict else None
                 if value is None:
                     break
-            if value is not None:
-                return _convert(self.kind, value)
+            if value is not None and value != "":
+                return self._convert(value)
         return None
 
 
@@ -249,7 +253,7 @@ def _make_table(name: str, key_cols: Iterable[sa.Column[Any]], cols: Iterable[Co
         metadata,
         sa.Column("tenant_id", sa.String(64), primary_key=True),
         *key_cols,
-        *(sa.Column(c.name.lower(), _SQL_TYPES[c.kind]()) for c in cols),
+        *(sa.Column(c.sql_name, _SQL_TYPES[c.kind]()) for c in cols),
     )
 
 
@@ -288,7 +292,7 @@ def typed_rows(spec: TypedSpec, tenant_id: str, records: Iterable[Mapping[str, A
             continue
         row = {"tenant_id": tenant_id, "id": record_id}
         for c in spec.cols:
-            row[c.name.lower()] = c.read(record)
+            row[c.sql_name] = c.read(record)
         out.parent.append(row)
         for child in spec.children:
             items = next((record[k] for k in child.list_keys if isinstance(record.get(k), list)), [])
@@ -296,6 +300,6 @@ def typed_rows(spec: TypedSpec, tenant_id: str, records: Iterable[Mapping[str, A
             for line_no, item in enumerate(items):
                 child_row = {"tenant_id": tenant_id, "parent_id": record_id, "line_no": line_no}
                 for c in child.cols:
-                    child_row[c.name.lower()] = c.read(item)
+                    child_row[c.sql_name] = c.read(item)
                 rows.append(child_row)
     return out
