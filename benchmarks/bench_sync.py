@@ -136,6 +136,8 @@ class Measure:
     peak_rss_mb: float
     http_429s: int
     limit_rate: float
+    download_429s: int = 0
+    rate_limited: dict[str, Any] | None = None
 
     @property
     def ratio(self) -> float:
@@ -149,7 +151,8 @@ class Measure:
             f"({self.calls / self.sync_s:.1f} calls/s; the limits allow {self.limit_rate:.0f}/s)",
             f"[{self.backend}] sync {self.sync_s:.1f} s / download only {self.download_s:.1f} s = {self.ratio:.2f} "
             f"(goal <= {RATIO_GOAL})",
-            f"[{self.backend}] peak RSS {self.peak_rss_mb:.0f} MB (goal < {RSS_GOAL_MB:.0f}); 429s: {self.http_429s}",
+            f"[{self.backend}] peak RSS {self.peak_rss_mb:.0f} MB (goal < {RSS_GOAL_MB:.0f}); 429s: {self.http_429s} "
+            f"during the sync {self.rate_limited or ''}, {self.download_429s} during the download",
         ]
 
 
@@ -186,12 +189,15 @@ def run_backend(info: dict[str, Any], database_url: str, backend: str, window: f
         results = sync_tenant(client.for_tenant(tenant), warehouse, granted_scopes=connection.scopes)
         sync_s = time.perf_counter() - started
     client.close()
+    sync_stats = httpx.get(f"{base}/_sandbox/stats", timeout=60).json()
+    httpx.delete(f"{base}/_sandbox/stats")
+    httpx.delete(f"{base}/_sandbox/limits")
     download_client = XeroClient(base, store, limits=limits)
     started = time.perf_counter()
     sync_tenant(download_client.for_tenant(tenant), DownloadOnly(warehouse), granted_scopes=connection.scopes)
     download_s = time.perf_counter() - started
     download_client.close()
-    stats = httpx.get(f"{base}/_sandbox/stats", timeout=60).json()
+    download_stats = httpx.get(f"{base}/_sandbox/stats", timeout=60).json()
     truth = httpx.get(f"{base}/_sandbox/truth/{tenant}", timeout=300).json()
     measure = Measure(
         backend=backend,
@@ -201,7 +207,9 @@ def run_backend(info: dict[str, Any], database_url: str, backend: str, window: f
         calls=sum(r.calls for r in results),
         minimum=_minimum(warehouse, tenant, truth, results),
         peak_rss_mb=rss.peak_mb,
-        http_429s=int(stats.get("by_status", {}).get("429", 0)),
+        http_429s=int(sync_stats.get("by_status", {}).get("429", 0)),
+        download_429s=int(download_stats.get("by_status", {}).get("429", 0)),
+        rate_limited=sync_stats.get("rate_limited", {}),
         limit_rate=limits.best_rate,
     )
     store.close()
