@@ -138,6 +138,7 @@ class Measure:
     limit_rate: float
     download_429s: int = 0
     rate_limited: dict[str, Any] | None = None
+    calls_by_api: dict[str, int] | None = None
 
     @property
     def ratio(self) -> float:
@@ -153,7 +154,11 @@ class Measure:
             f"(goal <= {RATIO_GOAL})",
             f"[{self.backend}] peak RSS {self.peak_rss_mb:.0f} MB (goal < {RSS_GOAL_MB:.0f}); 429s: {self.http_429s} "
             f"during the sync {self.rate_limited or ''}, {self.download_429s} during the download",
+            f"[{self.backend}] most calls: " + ", ".join(f"{api} {n:,}" for api, n in self.top_calls()),
         ]
+
+    def top_calls(self, n: int = 6) -> list[tuple[str, int]]:
+        return sorted((self.calls_by_api or {}).items(), key=lambda kv: -kv[1])[:n]
 
 
 def _minimum(warehouse: Warehouse, tenant_id: str, truth: dict[str, Any], results: list[SyncResult]) -> int:
@@ -210,6 +215,7 @@ def run_backend(info: dict[str, Any], database_url: str, backend: str, window: f
         http_429s=int(sync_stats.get("by_status", {}).get("429", 0)),
         download_429s=int(download_stats.get("by_status", {}).get("429", 0)),
         rate_limited=sync_stats.get("rate_limited", {}),
+        calls_by_api={r.api: r.calls for r in results},
         limit_rate=limits.best_rate,
     )
     store.close()
