@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -248,11 +248,17 @@ def bench(size: str, backends: list[str], window: float) -> list[Measure]:
     with sandbox_process(size, window) as info:
         print(f"sandbox ready in {time.perf_counter() - started:.1f} s at {info['base_url']}")
         for backend in backends:
-            with backend_url(backend) as url:
-                measure = run_backend(info, url, backend, window)
+            measure = run_backend_in_child(info, backend, window)
             print("\n".join(measure.lines()), flush=True)
             measures.append(measure)
     return measures
+
+
+def run_backend_in_child(info: dict[str, Any], backend: str, window: float) -> Measure:
+    """Each backend in a fresh process, so its peak RSS is its own (CPython keeps freed heap for reuse)."""
+    command = [sys.executable, __file__, "--child", backend, "--window", str(window), "--sandbox", json.dumps(info)]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return Measure(**json.loads(out.strip().splitlines()[-1]))
 
 
 @pytest.mark.slow
@@ -270,7 +276,14 @@ def main() -> None:
     parser.add_argument("--size", default="large", choices=["small", "medium", "large"])
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--window", type=float, default=1.0, help="the sandbox's (and client's) minute, seconds")
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: measure one backend, print JSON
+    parser.add_argument("--sandbox", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        with backend_url(args.child) as url:
+            measure = run_backend(json.loads(args.sandbox), url, args.child, args.window)
+        print(json.dumps(asdict(measure)))
+        return
     bench(args.size, args.backends.split(","), args.window)
 
 

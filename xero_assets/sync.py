@@ -81,8 +81,11 @@ class SyncResult:
 # ----- helpers -----------------------------------------------------------------------------------------------------
 
 
-def prefetch(pages: Iterator[T], depth: int = 2) -> Iterator[T]:
+def prefetch(pages: Iterator[T], depth: int = 1) -> Iterator[T]:
     """Read `pages` in a background thread, `depth` ahead, so the next download overlaps this page's write.
+
+    One page ahead is enough for the overlap (a write takes less than a download) and keeps memory at about two
+    pages per API in flight, whatever the organisation's size.
 
     Exceptions from the producer are re-raised in the consumer at the point they happened.
     """
