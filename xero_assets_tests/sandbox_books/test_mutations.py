@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from xero_assets import catalog
 from xero_assets.sandbox.books import Books, Query, QueryError, build_world
+from xero_assets.sandbox.books.mutate import HANDLERS
 from xero_assets_tests.sandbox_books.conftest import FixedClock
 
 
@@ -162,3 +164,77 @@ def test_a_payment_changes_contact_balances_without_bumping_the_contact(books: B
     expected = sum(i["AmountDue"] for i in books.list(catalog.get("invoices"), catalog.get("invoices").endpoint,
                    Query.from_params({"ContactIDs": contact_id})).records if i["Type"] == "ACCREC")  # fmt: skip
     assert balances["Outstanding"] == pytest.approx(expected)
+
+
+def snapshot(books: Books) -> dict[tuple[str, str], str]:
+    """Every record of every records API as a single GET serves it (line items included), JSON-serialised.
+
+    Contacts' Balances are left out: they follow the contact's invoices without bumping the contact, the edit Xero
+    documents as invisible to If-Modified-Since (test_a_payment_changes_contact_balances_without_bumping_the_contact).
+    """
+    out: dict[tuple[str, str], str] = {}
+    for name, collection in books.collections.items():
+        api = catalog.get(name)
+        for record in collection:
+            served = books.get(api, api.endpoint, record.id)
+            assert served is not None
+            served.pop("Balances", None)
+            out[(name, record.id)] = json.dumps(served, sort_keys=True, default=str)
+    journals = catalog.get("journals")
+    for journal in books.ledger.journals:
+        out[("journals", journal.id)] = json.dumps(books.get(journals, journals.endpoint, journal.id), default=str)
+    return out
+
+
+def quoted_open_invoice(books: Books) -> str:
+    """An open sales invoice made from a quote: same contact, same line items as an INVOICED quote."""
+
+    def lines(record: dict[str, Any]) -> list[tuple[Any, ...]]:
+        return [(li["Description"], li["Quantity"], li["UnitAmount"]) for li in record["LineItems"]]
+
+    quotes, invoices = catalog.get("quotes"), catalog.get("invoices")
+    quoted = {
+        (q["Contact"]["ContactID"], tuple(lines(q)))
+        for q in books.list(quotes, quotes.endpoint, Query.from_params({"page": "1"})).records
+        if q["Status"] == "INVOICED"
+    }
+    page = books.list(invoices, invoices.endpoint, Query.from_params({"page": "1", "pageSize": "1000"})).records
+    for invoice in page:
+        open_sale = invoice["Type"] == "ACCREC" and invoice["Status"] == "AUTHORISED" and invoice["AmountDue"] > 0
+        if open_sale and (invoice["Contact"]["ContactID"], tuple(lines(invoice))) in quoted:
+            return str(invoice["InvoiceID"])
+    raise AssertionError("the world has no open invoice made from a quote")
+
+
+def every_mutation(books: Books) -> list[dict[str, Any]]:
+    specs: list[dict[str, Any]] = [{"action": action, "api": api} for api, action in HANDLERS]
+    specs.append({"action": "edit", "api": "invoices", "id": quoted_open_invoice(books)})
+    timestamped = {api for api, records in books.truth()["collections"].items() if any(records.values())}
+    touched = [api for api in books.collections if api in timestamped and (api, "edit") not in HANDLERS]
+    specs += [{"action": "edit", "api": api} for api in touched]
+    return specs
+
+
+def test_a_mutation_changes_only_the_records_it_reports(books: Books, clock: FixedClock) -> None:
+    """Each mutation changes exactly the records in its ids (plus the journals it posts), and bumps them all,
+    except edit_quiet, which changes its records without bumping them; records never share what they own."""
+    for spec in every_mutation(books):
+        before = snapshot(books)
+        truth_before = books.truth()["collections"]
+        clock.advance(minutes=5)
+        result = books.mutate(spec)
+        after = snapshot(books)
+        changed = {key for key in after if before.get(key) != after[key]}
+        assert not set(before) - set(after), f"{spec}: records disappeared"
+        assert {i for api, i in changed if api != "journals"} == set(result["ids"]), spec
+        new_journals = {i for api, i in changed if api == "journals"}
+        assert all(("journals", i) not in before for i in new_journals), f"{spec}: a journal changed"
+        assert len(new_journals) == len(result["journals"]), spec
+        truth = books.truth()["collections"]
+        for api, record_id in changed - {("journals", i) for i in new_journals}:
+            if api not in truth or record_id not in truth[api]:
+                continue
+            if result["bumped"]:
+                assert truth[api][record_id] == result["updated"], f"{spec}: {api} {record_id} not bumped"
+            else:
+                assert truth[api][record_id] == truth_before[api][record_id], f"{spec}: {api} {record_id} bumped"

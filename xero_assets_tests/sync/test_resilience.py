@@ -40,7 +40,7 @@ def _first_tenant(synced: Synced, country: str = "AU") -> str:
 
 MUTATIONS = [
     {"action": "create", "api": "invoices", "count": 3},
-    # ("edit", "invoices") is left out: the sandbox's edit also changes a quote's line items without listing it.
+    {"action": "edit", "api": "invoices", "count": 1},
     {"action": "delete", "api": "invoices", "count": 1},
     {"action": "void", "api": "invoices", "count": 1},
     {"action": "create", "api": "payments", "count": 2},

@@ -160,7 +160,8 @@ class Books:
     def _contact_group(self, group: Any) -> dict[str, Any]:
         """A single contact group lists its members (the list endpoint leaves Contacts empty, as Xero does)."""
         out = self.collections["contact_groups"].render(group, True)
-        members = [c for c in self.collections["contacts"] if group in c.groups]
+        # In creation order, not the contacts' default order: bumping a member must not reorder its groups.
+        members = sorted((c for c in self.collections["contacts"] if group in c.groups), key=lambda c: c.seq)
         out["Contacts"] = [{"ContactID": c.id, "Name": c.name, "HasValidationErrors": False} for c in members]
         return out
 

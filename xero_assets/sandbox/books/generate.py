@@ -148,7 +148,7 @@ class Generator:
             contact=contact,
             date=day,
             due=due,
-            lines=lines,
+            lines=list(lines),  # its own list: a quote and its invoice start from the same lines, then diverge
             number=number,
             reference=reference,
             bank=bank,

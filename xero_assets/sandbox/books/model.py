@@ -98,9 +98,13 @@ class Item:
     tracked: bool = False
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(frozen=True, slots=True, eq=False)
 class Line:
-    """One line item: quantity x unit price, tax-exclusive, coded to an account with one tax rate."""
+    """One line item: quantity x unit price, tax-exclusive, coded to an account with one tax rate.
+
+    Immutable, so documents can share Line values (a quote and the invoice made from it); each document owns its
+    list of lines, and an edit replaces a line rather than changing it.
+    """
 
     description: str
     quantity: int
