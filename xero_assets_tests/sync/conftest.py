@@ -56,6 +56,12 @@ class Synced:
     def base_url(self) -> str:
         return self.sandbox.base_url
 
+    def close(self) -> None:
+        """Release the client's connections, the token store and the warehouse's pool (the sandbox is the caller's)."""
+        self.client.close()
+        self.store.close()
+        self.warehouse.engine.dispose()
+
     def tenant(self, tenant_id: str) -> TenantClient:
         return self.client.for_tenant(tenant_id)
 
@@ -102,9 +108,7 @@ def connect(handle: SandboxHandle, database_url: str, scopes: list[str] | None =
 def medium(medium_sandbox: SandboxHandle, database_url: str) -> Iterator[Synced]:
     synced = connect(medium_sandbox, database_url)
     yield synced
-    synced.client.close()
-    synced.store.close()
-    synced.warehouse.engine.dispose()
+    synced.close()
 
 
 def truth_versions(truth: dict[str, Any], api: str) -> dict[str, datetime | None]:

@@ -25,8 +25,7 @@ def synced(sqlite_url: str) -> Iterator[Synced]:
     with running_sandbox(fast_config(tenants=2, size="small")) as handle:
         s = connect(handle, sqlite_url)
         yield s
-        s.client.close()
-        s.store.close()
+        s.close()
 
 
 def resources_for(s: Synced) -> dict[str, Any]:

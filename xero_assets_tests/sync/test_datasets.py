@@ -74,5 +74,4 @@ def test_datasets_reconcile_with_the_sandbox_reports(sqlite_url: str, country: s
 
         assert write_dataset(synced.warehouse.engine, "kpis", tenant, built["kpis"]) == 7
         assert write_dataset(synced.warehouse.engine, "kpis", tenant, built["kpis"]) == 7  # replaced, not appended
-        synced.client.close()
-        synced.store.close()
+        synced.close()

@@ -35,5 +35,4 @@ def test_day_limit_pauses_journals_and_the_next_day_resumes_from_the_cursor(sqli
         assert resumed.counts.inserted == total - offset
         assert resumed.calls == (total - offset) // 100 + 1
         assert_matches_truth(synced, tenant, ["journals"])
-        synced.client.close()
-        synced.store.close()
+        synced.close()

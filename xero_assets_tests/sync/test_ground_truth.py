@@ -82,8 +82,7 @@ def check_full_then_incremental(synced: Synced, tenant_id: str) -> None:
 def medium_sqlite(medium_sandbox: SandboxHandle, sqlite_url: str) -> Iterator[Synced]:
     synced = connect(medium_sandbox, sqlite_url)
     yield synced
-    synced.client.close()
-    synced.store.close()
+    synced.close()
 
 
 @pytest.mark.parametrize("country", COUNTRIES)
@@ -99,5 +98,4 @@ def test_medium_tenant_on_postgresql(medium_sandbox: SandboxHandle, postgres_url
     try:
         check_full_then_incremental(synced, tenant_of(synced, "AU"))
     finally:
-        synced.client.close()
-        synced.store.close()
+        synced.close()

@@ -30,8 +30,7 @@ def small(database_url: str) -> Iterator[Synced]:
     with running_sandbox(fast_config(tenants=4, size="small")) as handle:
         synced = connect(handle, database_url)
         yield synced
-        synced.client.close()
-        synced.store.close()
+        synced.close()
 
 
 def _first_tenant(synced: Synced, country: str = "AU") -> str:
