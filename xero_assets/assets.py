@@ -15,6 +15,7 @@ import dagster as dg
 from xero_assets import catalog
 from xero_assets.partitions import tenant_partitions
 from xero_assets.resources import WarehouseResource, XeroResource
+from xero_assets.store.tokens import ConnectionStatus
 from xero_assets.store.warehouse import Warehouse
 from xero_assets.sync import SyncResult, TenantSyncError, sync_tenant
 
@@ -73,18 +74,17 @@ class SyncConfig(dg.Config):
 
 def granted_scopes(xero: XeroResource, tenant_id: str) -> tuple[str, ...]:
     """The scopes the tenant's consent granted, or a Failure that says why the tenant cannot be synced."""
-    for connection in xero.token_store().list_connections(include_removed=True):
-        if connection.tenant_id != tenant_id:
-            continue
-        if connection.status == "removed":
-            raise dg.Failure(f"tenant {tenant_id} was disconnected; its data is kept but it is no longer synced")
-        if connection.status == "needs_reauthorization":
-            raise dg.Failure(
-                f"tenant {tenant_id} needs re-authorization (Xero refused its refresh token); "
-                "run `xero-assets connect` for it, then sync again"
-            )
-        return tuple(connection.scopes)
-    raise dg.Failure(f"tenant {tenant_id} is not connected (no connection in the token store)")
+    connection = xero.token_store().get_connection(tenant_id)
+    if connection is None:
+        raise dg.Failure(f"tenant {tenant_id} is not connected (no connection in the token store)")
+    if connection.status == ConnectionStatus.REMOVED:
+        raise dg.Failure(f"tenant {tenant_id} was disconnected; its data is kept but it is no longer synced")
+    if connection.status == ConnectionStatus.NEEDS_REAUTHORIZATION:
+        raise dg.Failure(
+            f"tenant {tenant_id} needs re-authorization (Xero refused its refresh token); "
+            "run `xero-assets connect` for it, then sync again"
+        )
+    return tuple(connection.scopes)
 
 
 def _preview(warehouse: Warehouse, result: SyncResult, rows: int = 5) -> dg.MetadataValue:

@@ -20,6 +20,7 @@ import dagster as dg
 
 from xero_assets.partitions import TENANT_PARTITIONS_NAME, tenant_partitions
 from xero_assets.resources import WarehouseResource, XeroResource
+from xero_assets.store.tokens import Connection, ConnectionStatus
 
 MAX_NEW_TENANTS_PER_TICK = 25
 INITIAL_SYNC_TAG = "xero_assets/initial_sync"
@@ -31,18 +32,20 @@ def initial_sync_selection() -> dg.AssetSelection:
 
 
 def plan_tick(
-    connections: Sequence[object], known_partitions: set[str], reported: set[str], cap: int = MAX_NEW_TENANTS_PER_TICK
+    connections: Sequence[Connection],
+    known_partitions: set[str],
+    reported: set[str],
+    cap: int = MAX_NEW_TENANTS_PER_TICK,
 ) -> tuple[list[str], list[str], list[str], list[str]]:
     """(new tenants to add now, removed tenants, newly reported re-authorizations, all re-authorizations)."""
     new, removed, reauth = [], [], []
     for connection in connections:
-        tenant_id = connection.tenant_id  # type: ignore[attr-defined]
-        status = str(connection.status)  # type: ignore[attr-defined]
-        if status == "active" and tenant_id not in known_partitions:
+        tenant_id, status = connection.tenant_id, connection.status
+        if status == ConnectionStatus.ACTIVE and tenant_id not in known_partitions:
             new.append(tenant_id)
-        elif status == "removed":
+        elif status == ConnectionStatus.REMOVED:
             removed.append(tenant_id)
-        elif status == "needs_reauthorization":
+        elif status == ConnectionStatus.NEEDS_REAUTHORIZATION:
             reauth.append(tenant_id)
     fresh_reauth = [t for t in reauth if t not in reported]
     return new[:cap], removed, fresh_reauth, reauth
@@ -64,9 +67,7 @@ def xero_tenant_sensor(
     known = set(context.instance.get_dynamic_partitions(TENANT_PARTITIONS_NAME))
     new, removed, fresh_reauth, reauth = plan_tick(connections, known, reported)
 
-    warehouse.warehouse().set_tenant_status(
-        [(c.tenant_id, c.tenant_name, str(c.status)) for c in connections]  # type: ignore[attr-defined]
-    )
+    warehouse.warehouse().set_tenant_status([(c.tenant_id, c.tenant_name, str(c.status)) for c in connections])
     for tenant_id in fresh_reauth:
         context.log.warning(
             f"tenant {tenant_id} needs re-authorization (Xero refused its refresh token); it is not synced until "

@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql
 
 from xero_assets.store import typed
 from xero_assets.store.db import metadata
+from xero_assets.store.tokens import ConnectionStatus
 from xero_assets.xero import dates
 
 STATUS_FIELDS = ("Status", "ContactStatus", "status")
@@ -538,7 +539,13 @@ class Warehouse:
     def set_tenant_status(self, connections: Iterable[tuple[str, str, str]]) -> None:
         """Record each tenant's connection status (tenant id, name, status); removed tenants become inactive."""
         rows = [
-            {"tenant_id": t, "tenant_name": n, "status": s, "active": s != "removed", "updated_at": now_utc()}
+            {
+                "tenant_id": t,
+                "tenant_name": n,
+                "status": s,
+                "active": s != ConnectionStatus.REMOVED,
+                "updated_at": now_utc(),
+            }
             for t, n, s in connections
         ]
         with self.engine.begin() as conn:
