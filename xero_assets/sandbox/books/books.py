@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from xero_assets.catalog import Endpoint, Kind, XeroApi
+from xero_assets.catalog import JOURNALS_PAGE_SIZE, Endpoint, Kind, XeroApi
 from xero_assets.sandbox.books.collections import build_collections
 from xero_assets.sandbox.books.ids import Ids
 from xero_assets.sandbox.books.ledger import Controls, Ledger
@@ -22,8 +22,6 @@ from xero_assets.sandbox.books.profiles import CountryProfile
 from xero_assets.sandbox.books.query import VALIDATION, Page, Query, QueryError
 from xero_assets.sandbox.books.render import Renderer
 from xero_assets.sandbox.books.store import Collection
-
-JOURNALS_MAX = 100
 
 
 class Clock(Protocol):
@@ -184,7 +182,7 @@ class Books:
                 else:
                     high = mid
             start = low
-        chosen = journals[start : start + JOURNALS_MAX]
+        chosen = journals[start : start + JOURNALS_PAGE_SIZE]
         return Page([self.renderer.journal(j) for j in chosen])
 
     def _journal_by_key(self, key: str) -> Any:
@@ -200,4 +198,4 @@ class Books:
         return self.payroll
 
 
-__all__ = ["JOURNALS_MAX", "Books", "Clock"]
+__all__ = ["Books", "Clock"]
