@@ -90,8 +90,6 @@ def plan(api_name: str, today: date, contacts: Sequence[str] = ()) -> list[Repor
         ]
     if api_name in ("aged_receivables_by_contact", "aged_payables_by_contact"):
         return [ReportRequest(contact, {"contactId": contact, "date": iso(today)}) for contact in contacts]
-    if api_name == "tax_reports":
-        return [ReportRequest("published", {})]  # the list; each published report follows as /Reports/{id}
     raise KeyError(f"no report plan for {api_name!r}")
 
 

@@ -325,11 +325,7 @@ def _report_document(response: dict[str, Any]) -> dict[str, Any]:
 
 def _sync_report(run: _Run, endpoint: catalog.Endpoint, today: date) -> None:
     wh, api, tenant = run.warehouse, run.api, run.tenant_id
-    contacts: list[str] = []
-    if api.name in reports.AGED_INVOICE_TYPE:
-        contacts = wh.outstanding_contacts(tenant, reports.AGED_INVOICE_TYPE[api.name])
-    requests = reports.plan(api.name, today, contacts)
-    if api.name == "tax_reports":
+    if api.name == "tax_reports":  # published GST/BAS: the list call says which reports there are to read
         listing = run.client.get_json(endpoint.full_path)
         run.page_seen([0])
         requests = [
@@ -337,6 +333,11 @@ def _sync_report(run: _Run, endpoint: catalog.Endpoint, today: date) -> None:
             for r in listing.get("Reports") or []
             if r.get("ReportID")
         ]
+    else:
+        contacts: list[str] = []
+        if api.name in reports.AGED_INVOICE_TYPE:
+            contacts = wh.outstanding_contacts(tenant, reports.AGED_INVOICE_TYPE[api.name])
+        requests = reports.plan(api.name, today, contacts)
     seen_at = now_utc()
     for request in requests:
         response = run.client.get_json(endpoint.full_path + request.path_suffix, request.params or None)
