@@ -7,6 +7,7 @@ catalog stays the single list of what exists.
 
 from __future__ import annotations
 
+import bisect
 import random
 import threading
 from collections.abc import Mapping
@@ -172,16 +173,8 @@ class Books:
             raise QueryError(VALIDATION, CASH_BASIS_UNSUPPORTED)
         journals = self.ledger.journals
         start = max(query.offset or 0, 0)
-        if query.if_modified_since is not None:
-            moment = query.if_modified_since
-            low, high = start, len(journals)
-            while low < high:  # journals are in CreatedDateUTC order, so bisect on it
-                mid = (low + high) // 2
-                if journals[mid].created < moment:
-                    low = mid + 1
-                else:
-                    high = mid
-            start = low
+        if query.if_modified_since is not None:  # journals are in CreatedDateUTC order, so bisect on it
+            start = bisect.bisect_left(journals, query.if_modified_since, lo=start, key=lambda j: j.created)
         chosen = journals[start : start + JOURNALS_PAGE_SIZE]
         return Page([self.renderer.journal(j) for j in chosen])
 
