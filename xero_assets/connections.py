@@ -273,12 +273,8 @@ def _remove_in_xero(store: TokenStore, connection: Connection, echo: Echo) -> No
 
 def _purge(store: TokenStore, tenant_id: str) -> None:
     """Delete the tenant's synced data through the warehouse, which owns those tables."""
-    from xero_assets.store import warehouse
+    from xero_assets.store.warehouse import Warehouse
 
-    purge = getattr(warehouse, "purge_tenant", None)
-    if purge is not None:
-        purge(store.engine, tenant_id)
-        return
-    target = warehouse.Warehouse(store.engine)
+    target = Warehouse(store.engine)
     target.create()  # a tenant disconnected before its first sync has no tables to purge yet
     target.purge_tenant(tenant_id)
