@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from xero_assets.sandbox.books.ids import add_months
 from xero_assets.sandbox.books.model import Account
-from xero_assets.sandbox.books.query import VALIDATION, QueryError
+from xero_assets.sandbox.books.query import VALIDATION, QueryError, param
 from xero_assets.sandbox.books.render import ms_time
 
 if TYPE_CHECKING:
@@ -77,15 +77,6 @@ def document(books: Books, report_id: str, name: str, titles: list[str], rows: l
         "Fields": [],
         "Rows": rows,
     }
-
-
-def param(params: Mapping[str, str], name: str) -> str | None:
-    """A report parameter by name, case-insensitively (Xero's own clients send fromDate and FromDate)."""
-    wanted = name.lower()
-    for key, value in params.items():
-        if key.lower() == wanted and value != "":
-            return value
-    return None
 
 
 def date_param(params: Mapping[str, str], name: str, default: date) -> date:

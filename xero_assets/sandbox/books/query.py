@@ -58,6 +58,15 @@ def _csv(value: str | None) -> list[str] | None:
     return items or None
 
 
+def param(params: Mapping[str, str], name: str) -> str | None:
+    """A parameter by name, case-insensitively (Xero's own clients send fromDate and FromDate); empty is absent."""
+    wanted = name.lower()
+    for key, value in params.items():
+        if key.lower() == wanted and value != "":
+            return value
+    return None
+
+
 def parse_if_modified_since(header: str | None) -> datetime | None:
     """Xero documents `yyyy-MM-ddTHH:mm:ss` (UTC); clients also send offsets, `Z` or RFC 1123 HTTP dates."""
     if header is None or not header.strip():
@@ -124,11 +133,7 @@ class Query:
 
     def param(self, name: str) -> str | None:
         """A raw parameter by name, case-insensitively (includeDeleted, DateFrom, ContactID, ...)."""
-        wanted = name.lower()
-        for key, value in self.params.items():
-            if key.lower() == wanted:
-                return value
-        return None
+        return param(self.params, name)
 
     def flag(self, name: str) -> bool:
         return _flag(self.param(name))
