@@ -26,7 +26,7 @@ from typing import Any
 
 from xero_assets.catalog import CATALOG
 from xero_assets.sandbox.clock import Clock
-from xero_assets.sandbox.keys import sign_jwt
+from xero_assets.sandbox.keys import b64url, sign_jwt
 from xero_assets.sandbox.wire import iso7
 
 ACCESS_TOKEN_LIFETIME = timedelta(seconds=1800)
@@ -215,7 +215,7 @@ class TokenResult:
 
 def pkce_challenge(verifier: str) -> str:
     """The S256 code_challenge for a verifier (RFC 7636 §4.2)."""
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode()
+    return b64url(hashlib.sha256(verifier.encode("ascii")).digest())
 
 
 def parse_scopes(scope: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -250,10 +250,6 @@ def default_apps(seed: int, custom_connection_tenant_id: str | None) -> list[App
             )
         )
     return apps
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 class Identity:
@@ -411,7 +407,7 @@ class Identity:
         with self._lock:
             self._connect(user, app, chosen if needs_tenant else [], auth_event_id)
             code = AuthCode(
-                code=_b64url(secrets.token_bytes(32)),
+                code=b64url(secrets.token_bytes(32)),
                 client_id=app.client_id,
                 user_id=user.user_id,
                 redirect_uri=redirect_uri,
@@ -599,7 +595,7 @@ class Identity:
             "iss": self.issuer,
             "aud": app.client_id,
             "iat": int(now.timestamp()),
-            "at_hash": _b64url(digest[:16]),
+            "at_hash": b64url(digest[:16]),
             "sub": user.user_id,
             "auth_time": int(now.timestamp()),
             "xero_userid": user.user_id,

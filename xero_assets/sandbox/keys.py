@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 
-def _b64url(data: bytes) -> str:
+def b64url(data: bytes) -> str:
+    """Base64url without padding, as JWTs, JWKs and PKCE challenges write bytes."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
@@ -35,13 +36,13 @@ def _key() -> rsa.RSAPrivateKey:
 def jwk() -> dict[str, str]:
     """The public key as a JWK, with a kid derived from its modulus."""
     numbers = _key().public_key().public_numbers()
-    n = _b64url(_int_bytes(numbers.n))
+    n = b64url(_int_bytes(numbers.n))
     return {
         "kty": "RSA",
         "use": "sig",
         "alg": "RS256",
         "kid": hashlib.sha256(n.encode()).hexdigest()[:32].upper(),
-        "e": _b64url(_int_bytes(numbers.e)),
+        "e": b64url(_int_bytes(numbers.e)),
         "n": n,
     }
 
@@ -54,7 +55,7 @@ def sign_jwt(claims: Mapping[str, object]) -> str:
     """A compact RS256 JWS of `claims`."""
     header = {"alg": "RS256", "kid": jwk()["kid"], "typ": "JWT"}
     signing_input = ".".join(
-        _b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, dict(claims))
+        b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, dict(claims))
     )
     signature = _key().sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
-    return f"{signing_input}.{_b64url(signature)}"
+    return f"{signing_input}.{b64url(signature)}"
