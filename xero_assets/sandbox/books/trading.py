@@ -58,8 +58,7 @@ def managed_services(gen: Generator, month: date) -> None:
         elif rng.random() < 0.003:
             status = "DELETED"
         doc = gen.add_doc(
-            "invoices", "ACCREC", contact, day, [Line(li.description, li.quantity, li.unit_cents, li.account,
-                                                      li.tax, None, li.tracking) for li in lines],
+            "invoices", "ACCREC", contact, day, lines,
             due=day + timedelta(days=20), number=gen.number("INV", 6), status=status,
             reference=f"Managed services {month:%b %Y}", repeating_id=prof["repeating"].id,
         )  # fmt: skip
@@ -141,7 +140,7 @@ def repeating_invoice(gen: Generator, contact: Contact, day: date, lines: list[L
         "StartDate": ms_date(day), "NextScheduledDate": ms_date(add_months(gen.today.replace(day=1), 1)),
     }  # fmt: skip
     doc = gen.add_doc(
-        "repeating_invoices", "ACCREC", contact, day, list(lines), reference="Managed services [Month] [Year]",
+        "repeating_invoices", "ACCREC", contact, day, lines, reference="Managed services [Month] [Year]",
         post=False, extra={"Schedule": schedule, "ApprovedForSending": False, "SendCopy": False,
                            "MarkAsSent": True, "IncludePDF": False},
     )  # fmt: skip
