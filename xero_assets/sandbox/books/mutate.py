@@ -19,6 +19,7 @@ edits and voids post reversals. The result lists what changed so a test can asse
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +66,7 @@ class Change:
                 raise QueryError(VALIDATION, f"{api} {self.spec['id']} is not {what}")
             return [record]
         candidates = [r for r in collection if predicate(r)]
-        count = int(self.spec.get("count", 1))
+        count = self.count()
         if len(candidates) < count:
             raise QueryError(VALIDATION, f"only {len(candidates)} {api} records are {what}; asked for {count}")
         return self.books.rng.sample(candidates, count)
@@ -127,9 +128,7 @@ def edit_invoices(change: Change) -> None:
     for doc in change.pick("invoices", editable, "open sales invoices"):
 
         def grow(doc: Doc = doc) -> None:
-            first = doc.lines[0]
-            doc.lines[0] = Line(first.description, first.quantity + 1, first.unit_cents, first.account, first.tax,
-                                first.item, first.tracking)  # fmt: skip
+            doc.lines[0] = replace(doc.lines[0], quantity=doc.lines[0].quantity + 1)
             doc.reference = f"{doc.reference} (revised)".strip()
 
         _repost(change, doc, grow)
