@@ -48,7 +48,3 @@ def add_months(day: date, months: int) -> date:
     month = month % 12 + 1
     last = (date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)).day
     return date(year, month, min(day.day, last))
-
-
-def month_end(day: date) -> date:
-    return add_months(day.replace(day=1), 1) - timedelta(days=1)
