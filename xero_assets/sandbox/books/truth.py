@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from xero_assets import catalog
 from xero_assets.catalog import Kind
 from xero_assets.sandbox.books.ids import add_months
+from xero_assets.sandbox.books.layout import month_last
 from xero_assets.sandbox.books.query import Query
 from xero_assets.sandbox.books.render import money
 
@@ -49,19 +50,19 @@ def profit_and_loss_by_month(books: Books) -> dict[str, dict[str, float]]:
     ledger = books.ledger
     first = min((j.date for j in ledger.journals), default=books.now().date()).replace(day=1)
     today = books.now().date()
+    revenue_accounts, expense_accounts = _accounts(books, "REVENUE"), _accounts(books, "EXPENSE")
     months: dict[str, dict[str, float]] = {}
     month = first
     while month <= today:
-        end = add_months(month, 1).replace(day=1)
-        last = date.fromordinal(end.toordinal() - 1)
-        revenue = -sum(ledger.balance(a, month, last) for a in _accounts(books, "REVENUE"))
-        expenses = sum(ledger.balance(a, month, last) for a in _accounts(books, "EXPENSE"))
+        last = month_last(month)
+        revenue = -sum(ledger.balance(a, month, last) for a in revenue_accounts)
+        expenses = sum(ledger.balance(a, month, last) for a in expense_accounts)
         months[month.strftime("%Y-%m")] = {
             "revenue": money(revenue),
             "expenses": money(expenses),
             "net_profit": money(revenue - expenses),
         }
-        month = end
+        month = add_months(month, 1)
     return months
 
 
