@@ -18,6 +18,7 @@ Routes (JSON in, JSON out; errors are `{"error": ...}` with 400 or 404):
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import uuid
@@ -151,18 +152,9 @@ async def limits(request: Request) -> Response:
     if request.method == "DELETE":
         state.limiter.reset()
         return Response(status_code=204)
-    limits = state.limiter.limits
     return JSONResponse(
         {
-            "config": {
-                "concurrent": limits.concurrent,
-                "minute": limits.minute,
-                "day": limits.day,
-                "app_minute": limits.app_minute,
-                "minute_window_s": limits.minute_window_s,
-                "day_window_s": limits.day_window_s,
-                "enforce": limits.enforce,
-            },
+            "config": dataclasses.asdict(state.limiter.limits),
             "day_limits": {tid: state.day_limit(tid) for tid in state.world.tenants},
             "tenants": state.limiter.snapshot(),
         }
