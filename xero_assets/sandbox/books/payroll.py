@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from xero_assets.catalog import ApiBase, Endpoint, Paging, XeroApi
+from xero_assets.catalog import PAGE_ONLY_SIZE, ApiBase, Endpoint, Paging, XeroApi
 from xero_assets.sandbox.books.collections import plain_renderer
 from xero_assets.sandbox.books.ids import stamp
 from xero_assets.sandbox.books.model import Plain
@@ -66,7 +66,7 @@ class PayrollBooks:
             wanted[name.strip()] = value.strip().lower()
         records = [r for r in collection if all(str(r.data.get(k, "")).lower() == v for k, v in wanted.items())]
         page = query.page or 1
-        chosen = records[(page - 1) * 100 : page * 100]
+        chosen = records[(page - 1) * PAGE_ONLY_SIZE : page * PAGE_ONLY_SIZE]
         return Page([collection.render(r, True) for r in chosen], _v2_pagination(records, page))
 
     def _leave_for(self, query: Query) -> Page:
@@ -94,7 +94,7 @@ class PayrollBooks:
         return {r.id: iso(r.updated) for r in records}
 
 
-def _v2_pagination(records: list[Any], page: int, size: int = 100) -> dict[str, int]:
+def _v2_pagination(records: list[Any], page: int, size: int = PAGE_ONLY_SIZE) -> dict[str, int]:
     size = max(size, 1)
     return {"page": page, "pageSize": size, "pageCount": -(-len(records) // size), "itemCount": len(records)}
 
