@@ -170,7 +170,6 @@ class Ledger:
         self.tax_tax: dict[str, _Series] = defaultdict(_Series)
         self.debits: dict[int, _Series] = defaultdict(_Series)  # debit side only, for cash received/spent
         self.line_count = 0
-        self.version = 0
 
     def post(
         self, day: date, created: datetime, source_type: str, source_id: str, lines: list[JournalLine], ref: str = ""
@@ -206,23 +205,12 @@ class Ledger:
                 self.tax_net[rate.tax_type].add(day, net)
                 self.tax_tax[rate.tax_type].add(day, tax)
         self.line_count += len(lines)
-        self.version += 1
         return journal
-
-    def reverse(self, journals: Iterable[Journal], created: datetime) -> list[Journal]:
-        """Post a reversal of each journal, dated as the original, so the source nets to nothing in every report."""
-        return [
-            self._append(j.date, created, j.source_type, j.source_id, reversal_lines(j.lines), j.reference)
-            for j in list(journals)
-        ]
 
     def find(self, journal_id: str) -> Journal | None:
         if self._by_id is None:
             self._by_id = {j.id.lower(): j for j in self.journals}
         return self._by_id.get(journal_id.lower())
-
-    def for_source(self, source_id: str) -> list[Journal]:
-        return [j for j in self.journals if j.source_id == source_id]
 
     def balance(self, account: Account, start: date | None, end: date | None) -> int:
         """Net debits minus credits on `account` between two dates inclusive (None: open-ended)."""
