@@ -136,17 +136,6 @@ class Renderer:
         return out
 
     @staticmethod
-    def doc_ref(doc: Doc) -> Json:
-        """A document as it appears nested in a payment or allocation."""
-        key = _ID_KEY[doc.kind]
-        out: Json = {key: doc.id, "Type": doc.type, "Contact": Renderer.contact_ref(doc.contact)}
-        if doc.kind in _NUMBER_KEY:
-            out[_NUMBER_KEY[doc.kind]] = doc.number
-        if doc.kind != "invoices":
-            out["LineItems"] = []
-        return out
-
-    @staticmethod
     def payment_ref(payment: Payment) -> Json:
         return {
             "PaymentID": payment.id,
