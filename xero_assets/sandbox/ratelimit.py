@@ -22,13 +22,15 @@ CONCURRENT, MINUTE, DAY, APP_MINUTE = "concurrent", "minute", "day", "appminute"
 
 @dataclass(frozen=True)
 class Limits:
-    concurrent: int = 5
-    minute: int = 60
-    day: int = 5000
-    app_minute: int = 10_000
-    minute_window_s: float = 60.0
-    day_window_s: float = 86_400.0
-    enforce: bool = True  # False ("--rate-limits off"): count and report, never refuse
+    """The limits in force; SandboxConfig.limits() builds them, and SandboxConfig holds Xero's default numbers."""
+
+    concurrent: int
+    minute: int
+    day: int
+    app_minute: int
+    minute_window_s: float
+    day_window_s: float
+    enforce: bool  # False ("--rate-limits off"): count and report, never refuse
 
 
 @dataclass
