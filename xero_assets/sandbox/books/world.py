@@ -98,7 +98,7 @@ def organisation(books: Books, organisation_id: str) -> dict[str, object]:
         "CountryCode": p.code,
         "IsDemoCompany": False,
         "OrganisationStatus": "ACTIVE",
-        "RegistrationNumber": f"{abs(hash(organisation_id)) % 10**9:09d}",
+        "RegistrationNumber": f"{int(organisation_id[-12:], 16) % 10**9:09d}",
         "TaxNumber": f"{int(organisation_id[:8], 16) % 10**9:09d}",
         "FinancialYearEndDay": p.fy_end_day,
         "FinancialYearEndMonth": p.fy_end_month,
