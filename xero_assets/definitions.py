@@ -7,10 +7,10 @@ import os
 
 import dagster as dg
 
-from xero_assets.assets import xero_sync
-from xero_assets.dashboards import dashboards
-from xero_assets.resources import WarehouseResource, XeroResource
-from xero_assets.sensors import xero_tenant_sensor
+from xero_assets.defs.dashboards import dashboards
+from xero_assets.defs.raw import xero_sync
+from xero_assets.defs.resources import WarehouseResource, XeroResource
+from xero_assets.defs.sensors import xero_tenant_sensor
 from xero_assets.xero.config import DEFAULT_API_URL, DEFAULT_IDENTITY_URL, DEFAULT_LOGIN_URL
 
 

@@ -17,9 +17,9 @@ from rich.console import Console
 from rich.table import Table
 
 from xero_assets import catalog
-from xero_assets.assets import raw_key
 from xero_assets.definitions import defs, resources
-from xero_assets.partitions import TENANT_PARTITIONS_NAME
+from xero_assets.defs.partitions import TENANT_PARTITIONS_NAME
+from xero_assets.defs.raw import raw_key
 
 console = Console()
 

@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 from cryptography.fernet import Fernet
 
-from xero_assets.resources import XeroResource
+from xero_assets.defs.resources import XeroResource
 from xero_assets.store.crypto import cipher_from_keys
 from xero_assets.store.db import make_engine
 from xero_assets.store.tokens import TokenStore

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from cryptography.fernet import Fernet
 
 from xero_assets.cli import main
-from xero_assets.resources import XeroResource
+from xero_assets.defs.resources import XeroResource
 from xero_assets.store.db import make_engine
 from xero_assets.store.warehouse import Warehouse
 from xero_assets.xero.scopes import default_scopes

@@ -10,11 +10,11 @@ import dagster as dg
 import pytest
 
 from xero_assets import catalog, sandbox_connect
-from xero_assets.assets import raw_key
-from xero_assets.dashboards import DATASETS, dataset_key
 from xero_assets.definitions import defs
-from xero_assets.partitions import TENANT_PARTITIONS_NAME
-from xero_assets.resources import WarehouseResource, XeroResource
+from xero_assets.defs.dashboards import DATASETS, dataset_key
+from xero_assets.defs.partitions import TENANT_PARTITIONS_NAME
+from xero_assets.defs.raw import raw_key
+from xero_assets.defs.resources import WarehouseResource, XeroResource
 from xero_assets.sandbox.server import running_sandbox
 from xero_assets.xero.scopes import all_scopes
 from xero_assets_tests.sync.conftest import DAY_LIMIT, WINDOW_S, Synced, connect, fast_config

@@ -23,7 +23,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from xero_assets import sandbox_connect
-from xero_assets.partitions import TENANT_PARTITIONS_NAME
+from xero_assets.defs.partitions import TENANT_PARTITIONS_NAME
 from xero_assets.sandbox.server import running_sandbox
 from xero_assets.store.db import make_engine
 from xero_assets.store.warehouse import Warehouse

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from xero_assets import catalog
-from xero_assets.dashboards import TYPED_INPUTS, build_all
 from xero_assets.datasets import transforms
 from xero_assets.datasets.load import read_typed, write_dataset
+from xero_assets.defs.dashboards import TYPED_INPUTS, build_all
 from xero_assets.sandbox.server import running_sandbox
 from xero_assets_tests.sync.conftest import connect, fast_config
 

@@ -16,9 +16,9 @@ import dagster as dg
 import pytest
 from cryptography.fernet import Fernet
 
-from xero_assets.partitions import TENANT_PARTITIONS_NAME
-from xero_assets.resources import WarehouseResource, XeroResource
-from xero_assets.sensors import MAX_NEW_TENANTS_PER_TICK, xero_tenant_sensor
+from xero_assets.defs.partitions import TENANT_PARTITIONS_NAME
+from xero_assets.defs.resources import WarehouseResource, XeroResource
+from xero_assets.defs.sensors import MAX_NEW_TENANTS_PER_TICK, xero_tenant_sensor
 from xero_assets.store.db import make_engine
 from xero_assets.store.tokens import TokenStore
 from xero_assets.xero.config import XeroAppConfig

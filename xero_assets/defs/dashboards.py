@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 import dagster as dg
 import pandas as pd
 
-from xero_assets.assets import raw_key
 from xero_assets.datasets import transforms
 from xero_assets.datasets.load import read_typed, write_dataset
-from xero_assets.partitions import tenant_partitions
-from xero_assets.resources import WarehouseResource
+from xero_assets.defs.partitions import tenant_partitions
+from xero_assets.defs.raw import raw_key
+from xero_assets.defs.resources import WarehouseResource
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from xero_assets.partitions import TENANT_PARTITIONS_NAME, tenant_partitions
-from xero_assets.resources import WarehouseResource, XeroResource
+from xero_assets.defs.partitions import TENANT_PARTITIONS_NAME, tenant_partitions
+from xero_assets.defs.resources import WarehouseResource, XeroResource
 from xero_assets.store.tokens import Connection, ConnectionStatus
 
 MAX_NEW_TENANTS_PER_TICK = 25

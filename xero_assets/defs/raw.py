@@ -13,8 +13,8 @@ from typing import Any
 import dagster as dg
 
 from xero_assets import catalog
-from xero_assets.partitions import tenant_partitions
-from xero_assets.resources import WarehouseResource, XeroResource
+from xero_assets.defs.partitions import tenant_partitions
+from xero_assets.defs.resources import WarehouseResource, XeroResource
 from xero_assets.store.tokens import ConnectionStatus
 from xero_assets.store.warehouse import Warehouse
 from xero_assets.sync import SyncResult, TenantSyncError, sync_tenant
