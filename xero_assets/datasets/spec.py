@@ -1,0 +1,79 @@
+"""What a dashboard dataset is: a name, the raw APIs it reads, its grain, its money columns, and a builder.
+
+Datasets live in small modules under `xero_assets.datasets` (ledger, documents, ...), each exposing a `DATASETS`
+tuple of `DatasetSpec`s. The Dagster layer (`xero_assets.defs.dashboards`) wires every spec into one asset per
+dataset, creates its table `ds_<name>` with a primary key on (`tenant_id`, *key) and NUMERIC money columns, and
+writes what the builder returns. A builder is therefore the whole of a dataset's logic, and a test can call it on a
+`DatasetInputs` over any engine (or call the pure frame transform underneath it on hand-made frames).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import pandas as pd
+import sqlalchemy as sa
+
+
+@dataclass(frozen=True)
+class Organisation:
+    """The facts about one tenant that datasets need to speak in the organisation's terms."""
+
+    tenant_id: str
+    name: str
+    base_currency: str
+    country: str
+    financial_year_end_day: int
+    financial_year_end_month: int
+
+
+@dataclass(frozen=True)
+class DatasetInputs:
+    """Everything a builder may read for one tenant: the warehouse (read through `typed`), the organisation and the
+    as-at date (the organisation's today). `granted` is the set of catalog API names the tenant's scopes allow, so a
+    builder can choose its source (journals or Xero's reports) or say why it cannot be built."""
+
+    engine: sa.Engine
+    organisation: Organisation
+    as_at: date
+    granted: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def tenant_id(self) -> str:
+        return self.organisation.tenant_id
+
+    def typed(self, table_name: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """One tenant's rows of a typed table, only the `columns` asked for (never a whole wide table by default)."""
+        from xero_assets.store import typed
+
+        table = typed.TABLES[table_name]
+        selected = [table.c[name] for name in columns] if columns else list(table.c)
+        query = sa.select(*selected).where(table.c.tenant_id == self.tenant_id)
+        with self.engine.connect() as conn:
+            return pd.read_sql(query, conn)
+
+
+class DatasetSkipped(Exception):
+    """Raised by a builder that cannot be built for this tenant; the message says what to do (e.g. which scope to
+    grant). The asset is then skipped with that reason, never materialized as zeros."""
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One dashboard dataset. `key` is its grain (without tenant_id); `money` lists the columns stored as exact
+    NUMERIC to the cent; `build` returns the tenant's rows (no tenant_id column: the writer adds it)."""
+
+    name: str
+    description: str
+    reads: tuple[str, ...]
+    key: tuple[str, ...]
+    build: Builder
+    money: tuple[str, ...] = ()
+    # Other datasets whose built frames this one reads, handed to `build` by name (e.g. kpis reads the P&L).
+    uses: tuple[str, ...] = ()
+
+
+# build(inputs, upstream): `upstream` maps each name in the spec's `uses` to that dataset's frame for this tenant.
+Builder = Callable[[DatasetInputs, Mapping[str, pd.DataFrame]], pd.DataFrame]
