@@ -34,6 +34,21 @@ def resources() -> dict[str, object]:
     return {"xero": xero_resource(), "warehouse": WarehouseResource()}
 
 
+def executor() -> dg.ExecutorDefinition | None:
+    """Dagster's default executor, or with XERO_ASSETS_EXECUTOR=celery the Celery executor, whose workers
+    (`xero_assets/celery_app.py`) can live on other machines (needs the `fleet` extra)."""
+    if os.environ.get("XERO_ASSETS_EXECUTOR", "").lower() != "celery":
+        return None
+    from dagster_celery import celery_executor
+
+    from xero_assets.celery_app import broker_url, result_backend
+
+    return celery_executor.configured({"broker": broker_url(), "backend": result_backend()})
+
+
 defs = dg.Definitions(
-    assets=[xero_sync, dashboards], sensors=[xero_tenant_sensor, xero_webhook_sensor], resources=resources()
+    assets=[xero_sync, dashboards],
+    sensors=[xero_tenant_sensor, xero_webhook_sensor],
+    resources=resources(),
+    executor=executor(),
 )
