@@ -65,6 +65,7 @@ class FleetMeasure:
     sandbox_429s: int
     peak_rss_mb: dict[str, float]
     window: float
+    failures: list[str]
 
     def report(self) -> str:
         n = self.tenants
@@ -92,6 +93,7 @@ class FleetMeasure:
             f"  API calls per tenant: mean {mean_calls:.1f} (min {calls[0] if calls else 0}, max"
             f" {calls[-1] if calls else 0}) against a minimum of {self.minimum_per_tenant:.1f}"
             f" ({mean_calls / max(self.minimum_per_tenant, 1):.2f}x); 429s: {self.sandbox_429s}",
+            *(f"  failed run: {failure}" for failure in self.failures),
             "  peak RSS: " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in sorted(self.peak_rss_mb.items())),
             f"  fleet time {self.fleet_seconds:.0f}s against the limit-bound {limit_bound:.1f}s"
             f" ({self.fleet_seconds / max(limit_bound, 1e-9):.0f}x): this machine's CPU, not Xero's limits, binds",
@@ -151,28 +153,13 @@ class RssSampler:
             for name, process in list(self.watched.items()):
                 try:
                     tree = [process, *process.children(recursive=True)]
-                    if name.startswith("worker"):  # a Celery worker: its largest pool process runs the step
+                    if name.startswith("Celery worker"):  # a Celery worker: its largest pool process runs the step
                         rss = max(p.memory_info().rss for p in tree)
                     else:
                         rss = sum(p.memory_info().rss for p in tree)
                 except psutil.Error:
                     continue
                 self.peaks[name] = max(self.peaks.get(name, 0.0), rss / 1e6)
-            for run in _run_processes():
-                try:
-                    rss = run.memory_info().rss / 1e6
-                except psutil.Error:
-                    continue
-                self.peaks["a run process"] = max(self.peaks.get("a run process", 0.0), rss)
-
-
-def _run_processes() -> list[psutil.Process]:
-    found = []
-    for process in psutil.process_iter(["cmdline"]):
-        cmdline = process.info.get("cmdline") or []
-        if "api" in cmdline and "execute_run" in cmdline:
-            found.append(process)
-    return found
 
 
 def _stop(process: subprocess.Popen[Any]) -> None:
@@ -225,14 +212,14 @@ def run_fleet(tenants: int, workers: int, max_concurrent_runs: int, window: floa
                     cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 )  # fmt: skip
                 processes.append(worker)
-                sampler.watch(f"worker {n}", worker.pid)
+                sampler.watch(f"Celery worker {n}", worker.pid)
             started = time.monotonic()
             daemon = subprocess.Popen(
                 [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
                 cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
             processes.append(daemon)
-            sampler.watch("daemon", daemon.pid)
+            sampler.watch("daemon host (daemon, code server, run processes)", daemon.pid)
             sampler.start()
             finished = _wait_for_runs(home, env, tenants, started, timeout)
             fleet_seconds = time.monotonic() - started
@@ -244,18 +231,18 @@ def run_fleet(tenants: int, workers: int, max_concurrent_runs: int, window: floa
         warehouse = Warehouse(make_engine(warehouse_url))
         minimum = _minimum_per_tenant(sandbox.base_url, warehouse, [c.tenant_id for c in connections[:5]])
         warehouse.engine.dispose()
-        run_seconds, step_seconds, succeeded = finished
+        run_seconds, step_seconds, succeeded, failures = finished
     shutil.rmtree(home, ignore_errors=True)
     calls = {tenant: count for tenant, count in stats["by_tenant"].items()}
     return FleetMeasure(
         tenants, workers, max_concurrent_runs, fleet_seconds, succeeded, run_seconds, step_seconds, calls, minimum,
-        sum(stats["rate_limited"].values()), sampler.peaks, window,
+        sum(stats["rate_limited"].values()), sampler.peaks, window, failures,
     )  # fmt: skip
 
 
 def _wait_for_runs(
     home: Path, env: dict[str, str], tenants: int, started: float, timeout: float
-) -> tuple[list[float], list[float], int]:
+) -> tuple[list[float], list[float], int, list[str]]:
     """Poll the instance until every tenant's initial sync has finished; (run seconds, step seconds, successes)."""
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -269,21 +256,31 @@ def _wait_for_runs(
             if len(records) >= tenants or time.monotonic() - started > timeout:
                 break
             time.sleep(2)
-        run_seconds, step_seconds, succeeded = [], [], 0
+        run_seconds, step_seconds, succeeded, failures = [], [], 0, []
         for record in records:
             if record.dagster_run.status != dg.DagsterRunStatus.SUCCESS or not record.start_time:
+                failures.append(_failure(instance, record.dagster_run.run_id))
                 continue
             succeeded += 1
             run_seconds.append((record.end_time or record.start_time) - record.start_time)
             step_seconds.append(_step_seconds(instance, record.dagster_run.run_id))
         instance.dispose()
-        return run_seconds, step_seconds, succeeded
+        return run_seconds, step_seconds, succeeded, failures
     finally:
         for name, value in old.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def _failure(instance: Any, run_id: str) -> str:
+    """The first failure message of a run that did not succeed."""
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is not None and event.is_failure:
+            return f"{run_id[:8]}: {(event.message or entry.user_message or '')[:300]}"
+    return f"{run_id[:8]}: no failure event (status {instance.get_run_by_id(run_id).status})"
 
 
 def _step_seconds(instance: Any, run_id: str) -> float:

@@ -10,11 +10,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from xero_assets.defs.resources import WarehouseResource, XeroResource
 from xero_assets.fleet import MAX_PARALLEL_ENV, for_each_tenant, max_parallel_tenants
 from xero_assets.runner import materialize_tenant
 from xero_assets.sandbox.server import running_sandbox
-from xero_assets_tests.sync.conftest import DAY_LIMIT, WINDOW_S, connect, fast_config
+from xero_assets_tests.sync.conftest import connect, fast_config
+from xero_assets_tests.sync.test_assets import resources_for
 
 
 def test_at_most_the_configured_number_run_at_once_and_results_keep_their_order() -> None:
@@ -67,15 +67,7 @@ def test_tenants_materialize_in_parallel_into_one_dagster_home(
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))  # as `sync --all` runs it: each tenant opens the instance
     with running_sandbox(fast_config(tenants=2, size="small", seed=5)) as handle:
         synced = connect(handle, sqlite_url)
-        info = handle.info
-        overrides = {
-            "xero": XeroResource(
-                client_id=info["client_id"], client_secret=info["client_secret"], redirect_uri=info["redirect_uri"],
-                login_url=handle.base_url, identity_url=handle.base_url, api_url=handle.base_url,
-                database_url=sqlite_url, secret_key=synced.secret_key, minute_seconds=WINDOW_S, per_day=DAY_LIMIT,
-            ),
-            "warehouse": WarehouseResource(database_url=sqlite_url),
-        }  # fmt: skip
+        overrides = resources_for(synced)
         tenants = sorted(synced.connections)
         dg.DagsterInstance.get()  # as run_sync does: the storage exists before the threads open it
         runs = for_each_tenant(

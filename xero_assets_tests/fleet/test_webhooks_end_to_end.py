@@ -9,7 +9,9 @@ land in SQLite, the sensor is evaluated on Dagster's ephemeral instance and its 
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -21,14 +23,14 @@ import pytest
 from xero_assets import catalog
 from xero_assets.definitions import defs
 from xero_assets.defs.partitions import TENANT_PARTITIONS_NAME
-from xero_assets.defs.resources import WarehouseResource, XeroResource
 from xero_assets.defs.webhook_sensor import build_webhook_sensor
 from xero_assets.sandbox.server import SandboxHandle, running_sandbox
 from xero_assets.store.webhook_events import WebhookEventStore
 from xero_assets.webhooks.receiver import WEBHOOK_PATH, webhook_app
 from xero_assets.webhooks.signature import SIGNATURE_HEADER, signature_of
 from xero_assets_tests.fleet.receiver_server import ReceiverServer
-from xero_assets_tests.sync.conftest import DAY_LIMIT, WINDOW_S, Synced, assert_matches_truth, connect, fast_config
+from xero_assets_tests.sync.conftest import Synced, assert_matches_truth, connect, fast_config
+from xero_assets_tests.sync.test_assets import resources_for
 
 SENSOR = build_webhook_sensor(name="webhook_sensor_under_test", debounce_seconds=0.0)
 CHANGED_APIS = [catalog.get(name) for name in ("invoices", "contacts", "credit_notes")]
@@ -49,19 +51,11 @@ class World:
         self.http = httpx.Client(base_url=handle.base_url, timeout=30)
         self.events = WebhookEventStore(synced.warehouse.engine)
         self.key = ""
+        self.hook_id = ""
         self.receiver: ReceiverServer | None = None
         self.instance = dg.DagsterInstance.ephemeral()
         self.instance.add_dynamic_partitions(TENANT_PARTITIONS_NAME, list(synced.connections))
-        info = handle.info
-        self.resources = {
-            "xero": XeroResource(
-                client_id=info["client_id"], client_secret=info["client_secret"], redirect_uri=info["redirect_uri"],
-                login_url=handle.base_url, identity_url=handle.base_url, api_url=handle.base_url,
-                database_url=synced.database_url, secret_key=synced.secret_key, minute_seconds=WINDOW_S,
-                per_day=DAY_LIMIT,
-            ),
-            "warehouse": WarehouseResource(database_url=synced.database_url),
-        }  # fmt: skip
+        self.resources = resources_for(synced)
 
     @property
     def url(self) -> str:
@@ -108,8 +102,7 @@ def world(sqlite_url: str) -> Iterator[World]:
         for tenant in synced.connections:  # the tenants' first syncs: every API has its cursor
             synced.sync(tenant, CHANGED_APIS)
         world = World(handle, synced)
-        registered = world.http.post("/_sandbox/webhooks", json={"url": "http://127.0.0.1:9/none"}).json()
-        world.key = registered["key"]  # the key Xero's developer portal shows for the app
+        world.key = base64.b64encode(secrets.token_bytes(66)).decode()  # shaped like the key Xero's portal shows
         world.start_receiver()
         hook = world.http.post(
             "/_sandbox/webhooks", json={"url": world.url, "key": world.key, "retry_base_s": 0.1, "retry_max_s": 0.4}
