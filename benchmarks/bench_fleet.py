@@ -163,6 +163,10 @@ class RssSampler:
                 self.peaks[name] = max(self.peaks.get(name, 0.0), rss / 1e6)
 
 
+def _flush_broker() -> None:
+    subprocess.run(["redis-cli", "-n", REDIS_URL.rsplit("/", 1)[1], "FLUSHDB"], check=False, capture_output=True)
+
+
 def _stop(process: subprocess.Popen[Any]) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
@@ -204,8 +208,7 @@ def run_fleet(tenants: int, workers: int, max_concurrent_runs: int, window: floa
             "XERO_ASSETS_MINUTE_SECONDS": str(window),
             "DAGSTER_GRPC_TIMEOUT_SECONDS": "300",  # a busy machine can take over a minute to launch a run
         }
-        subprocess.run([str(BIN / "redis-cli") if (BIN / "redis-cli").exists() else "redis-cli", "-n",
-                        REDIS_URL.rsplit("/", 1)[1], "FLUSHDB"], check=False, capture_output=True)  # fmt: skip
+        _flush_broker()
         try:
             for n in range(workers):
                 worker = subprocess.Popen(
@@ -229,6 +232,7 @@ def run_fleet(tenants: int, workers: int, max_concurrent_runs: int, window: floa
             sampler.stop()
             for process in reversed(processes):
                 _stop(process)
+            _flush_broker()  # the benchmark's own Redis database: queued tasks and results of this run only
         stats = httpx.get(f"{sandbox.base_url}/_sandbox/stats", timeout=30).json()
         warehouse = Warehouse(make_engine(warehouse_url))
         minimum = _minimum_per_tenant(sandbox.base_url, warehouse, [c.tenant_id for c in connections[:5]])
