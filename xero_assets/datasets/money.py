@@ -1,0 +1,63 @@
+"""Exact money and the organisation's calendar, shared by every dataset.
+
+Money is `Decimal` to the cent everywhere a dataset holds it: amounts read back from NUMERIC columns (PostgreSQL) or
+from SQLite's REAL sums are turned into Decimal through their shortest decimal text and rounded half-up to the cent,
+the way Xero rounds, so a sum never drifts by a float's last digit.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def money(value: Any) -> Decimal:
+    """`value` (Decimal, int, float, numeric string or None/NaN) as Decimal to the cent; None and NaN are 0.00."""
+    if value is None:
+        return ZERO
+    if isinstance(value, float):
+        if value != value:  # NaN: pandas' missing value
+            return ZERO
+        value = repr(value)
+    elif isinstance(value, str):
+        value = value.replace(",", "").strip() or "0"
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def total(values: Iterable[Any]) -> Decimal:
+    """The exact sum of `values` to the cent."""
+    return sum((money(v) for v in values), ZERO)
+
+
+def month_key(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def month_end(month: str) -> date:
+    year, number = int(month[:4]), int(month[5:7])
+    return date(year, number, calendar.monthrange(year, number)[1])
+
+
+def month_range(first: str, last: str) -> list[str]:
+    """Every month from `first` to `last` inclusive ('YYYY-MM'), oldest first."""
+    out = []
+    year, number = int(first[:4]), int(first[5:7])
+    while f"{year:04d}-{number:02d}" <= last:
+        out.append(f"{year:04d}-{number:02d}")
+        year, number = (year + 1, 1) if number == 12 else (year, number + 1)
+    return out
+
+
+def financial_year_start(month: str, end_month: int) -> str:
+    """The first month of the financial year containing `month`, for a year ending in `end_month` (12: calendar
+    year, 6: July to June). Xero's FinancialYearEndDay is the end month's last day for every organisation whose
+    year ends on a month end, which is what a monthly grain can honour."""
+    start = end_month % 12 + 1
+    year, number = int(month[:4]), int(month[5:7])
+    return f"{year if number >= start else year - 1:04d}-{start:02d}"
