@@ -151,7 +151,7 @@ TYPED: tuple[TypedSpec, ...] = (
     ),
     TypedSpec(
         "credit_notes", "xero_credit_notes", col("CreditNoteID"),
-        _c("Type", "CreditNoteNumber", "Status", ("Date", DATE), ("RemainingCredit", NUM))
+        _c("Type", "CreditNoteNumber", "Status", ("Date", DATE), ("RemainingCredit", NUM), "LineAmountTypes")
         + _CONTACT + _DOC_TOTALS + _UPDATED,
         (_lines("xero_credit_note_line_items"), _lines("xero_credit_note_allocations", "Allocations", _ALLOCATIONS)),
     ),
