@@ -1,46 +1,101 @@
-"""Exact money for datasets: integer cents for arithmetic, `Decimal` to the cent for what is written.
+"""Exact money and the organisation's calendar, shared by every dataset.
 
-Typed tables hand back amounts as floats (NUMERIC read without asdecimal), which are exact to the 4 decimals stored
-but must never be summed as floats. Transforms turn them into integer cents once, add and subtract cents (exact and
-vectorised), and turn the result into `Decimal` at the end, so a table column is NUMERIC to the cent end to end.
-Foreign-currency amounts are converted to the organisation's base currency per document with Xero's CurrencyRate,
-which is units of the document's currency per one unit of base currency (base = amount / rate).
+Money is `Decimal` to the cent everywhere a dataset holds it: amounts read back from NUMERIC columns (PostgreSQL) or
+from SQLite's REAL sums are turned into Decimal through their shortest decimal text and rounded half-up to the cent,
+the way Xero rounds, so a sum never drifts by a float's last digit. Large frames are summed as integer cents instead
+(the vectorised helpers at the end).
 """
 
 from __future__ import annotations
 
+import calendar
+from collections.abc import Iterable
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def money(value: Any) -> Decimal:
+    """`value` (Decimal, int, float, numeric string or None/NaN) as Decimal to the cent; None and NaN are 0.00."""
+    if value is None:
+        return ZERO
+    if isinstance(value, float):
+        if value != value:  # NaN: pandas' missing value
+            return ZERO
+        value = repr(value)
+    elif isinstance(value, str):
+        value = value.replace(",", "").strip() or "0"
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def total(values: Iterable[Any]) -> Decimal:
+    """The exact sum of `values` to the cent."""
+    return sum((money(v) for v in values), ZERO)
+
+
+def month_key(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def month_end(month: str) -> date:
+    year, number = int(month[:4]), int(month[5:7])
+    return date(year, number, calendar.monthrange(year, number)[1])
+
+
+def month_range(first: str, last: str) -> list[str]:
+    """Every month from `first` to `last` inclusive ('YYYY-MM'), oldest first."""
+    out = []
+    year, number = int(first[:4]), int(first[5:7])
+    while f"{year:04d}-{number:02d}" <= last:
+        out.append(f"{year:04d}-{number:02d}")
+        year, number = (year + 1, 1) if number == 12 else (year, number + 1)
+    return out
+
+
+def financial_year_start(month: str, end_month: int) -> str:
+    """The first month of the financial year containing `month`, for a year ending in `end_month` (12: calendar
+    year, 6: July to June). Xero's FinancialYearEndDay is the end month's last day for every organisation whose
+    year ends on a month end, which is what a monthly grain can honour."""
+    start = end_month % 12 + 1
+    year, number = int(month[:4]), int(month[5:7])
+    return f"{year if number >= start else year - 1:04d}-{start:02d}"
+
+
+# --- vectorised: integer cents for large frames -------------------------------------------------------------------
+# A frame of half a million lines is summed as int64 cents (exact and vectorised) rather than Decimal by Decimal, and
+# turned into Decimal only at the end. Foreign-currency amounts are converted to the organisation's base currency per
+# document with Xero's CurrencyRate, units of the document's currency per one unit of base currency (base = amount /
+# rate).
 
 
 def cents(values: pd.Series) -> pd.Series:
-    """Amounts (float, Decimal or str; missing = 0) as int64 cents, rounded half away from zero like Xero."""
+    """Amounts (Decimal, float or str; missing = 0) as int64 cents, rounded half away from zero like Xero."""
     numbers = pd.to_numeric(values, errors="coerce").fillna(0.0).astype(float).to_numpy()
-    return pd.Series(np.sign(numbers) * np.floor(np.abs(numbers) * 100 + 0.5 + 1e-9), index=values.index).astype(
-        "int64"
-    )
+    rounded = np.sign(numbers) * np.floor(np.abs(numbers) * 100 + 0.5 + 1e-9)
+    return pd.Series(rounded, index=values.index).astype("int64")
 
 
 def to_base(amount_cents: pd.Series, rate: pd.Series) -> pd.Series:
     """Document-currency cents in base-currency cents: divided by CurrencyRate (missing or 0 = 1), to the cent."""
     rates = pd.to_numeric(rate, errors="coerce").fillna(1.0).replace(0.0, 1.0).astype(float).to_numpy()
-    same = np.isclose(rates, 1.0, rtol=0, atol=1e-12)
     values = amount_cents.to_numpy(dtype="int64")
     out = values.copy()
-    for i in np.flatnonzero(~same):  # foreign documents only: exact decimal division, rounded half up
+    for i in np.flatnonzero(~np.isclose(rates, 1.0, rtol=0, atol=1e-12)):  # foreign documents only: exact division
         out[i] = int((Decimal(int(values[i])) / Decimal(repr(float(rates[i])))).quantize(1, ROUND_HALF_UP))
     return pd.Series(out, index=amount_cents.index, dtype="int64")
 
 
 def to_money(amount_cents: pd.Series) -> pd.Series:
-    """int cents as `Decimal` to the cent (the value a NUMERIC(19, 2) column stores)."""
+    """int cents as `Decimal` to the cent (the value a NUMERIC money column stores)."""
     return amount_cents.map(lambda c: Decimal(int(c)).scaleb(-2).quantize(CENT))
 
 
-def money_columns(frame: pd.DataFrame, columns: list[str] | tuple[str, ...]) -> pd.DataFrame:
+def money_columns(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
     """`frame` with each of `columns` (int cents) turned into Decimal."""
     return frame.assign(**{name: to_money(frame[name]) for name in columns})

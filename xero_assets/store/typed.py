@@ -26,7 +26,7 @@ STR, NUM, INT, BOOL, DATE, TS = "str", "num", "int", "bool", "date", "ts"
 _SQL_TYPES: Mapping[str, Callable[[], sa.types.TypeEngine[Any]]] = MappingProxyType(
     {
         STR: lambda: sa.String(255),
-        NUM: lambda: sa.Numeric(19, 4, asdecimal=False),
+        NUM: lambda: sa.Numeric(19, 4, asdecimal=True),  # read back as Decimal: money stays exact
         INT: lambda: sa.BigInteger(),
         BOOL: lambda: sa.Boolean(),
         DATE: lambda: sa.Date(),

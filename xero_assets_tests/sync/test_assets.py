@@ -69,7 +69,7 @@ def test_one_run_syncs_every_api_and_builds_the_datasets_with_metadata(synced: S
         assert name in invoices
     text = repr(meta)
     assert "Bearer" not in text and "access_token" not in text and synced.secret_key not in text
-    assert meta["dashboards/kpis"]["dagster/row_count"] == 7
+    assert meta["dashboards/kpis"]["dagster/row_count"] == 13  # one row per KPI
 
 
 def test_selecting_one_asset_syncs_just_that_api(synced: Synced) -> None:
