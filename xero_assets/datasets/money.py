@@ -99,3 +99,16 @@ def to_money(amount_cents: pd.Series) -> pd.Series:
 def money_columns(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
     """`frame` with each of `columns` (int cents) turned into Decimal."""
     return frame.assign(**{name: to_money(frame[name]) for name in columns})
+
+
+def decimals(values: pd.Series, default: str | None = None) -> pd.Series:
+    """Exact non-money numbers (quantities, currency rates) as Decimal through their shortest text, so a table
+    stores them as NUMERIC, never FLOAT; missing values become `default` (None: stay missing)."""
+    fallback = None if default is None else Decimal(default)
+
+    def exact(value: Any) -> Decimal | None:
+        if value is None or (isinstance(value, float) and value != value):
+            return fallback
+        return value if isinstance(value, Decimal) else Decimal(repr(value) if isinstance(value, float) else value)
+
+    return values.map(exact).astype(object)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
 
@@ -61,8 +62,11 @@ def inventory_value(items: pd.DataFrame, as_at: date, base_currency: str) -> pd.
     if tracked.empty:
         return pd.DataFrame(columns=columns)
     value = money.cents(tracked["totalcostpool"])
-    quantity = pd.to_numeric(tracked["quantityonhand"]).fillna(0.0)
-    average = (value / quantity.where(quantity != 0)).fillna(0).round().astype("int64")
+    quantity = money.decimals(tracked["quantityonhand"], default="0")
+    average = pd.Series(
+        [int((Decimal(v) / q).quantize(1, ROUND_HALF_UP)) if q else 0 for v, q in zip(value, quantity, strict=True)],
+        index=tracked.index,
+    )
     out = pd.DataFrame(
         {
             "item_id": tracked["id"],
@@ -116,7 +120,7 @@ def leave_balances(employees: pd.DataFrame, balances: pd.DataFrame, as_at: date)
             "employee_name": (frame["firstname"].fillna("") + " " + frame["lastname"].fillna("")).str.strip(),
             "leave_type_id": frame["leavetypeid"],
             "leave_name": frame["leavename"],
-            "balance": pd.to_numeric(frame["numberofunits"]).fillna(0.0).round(4),
+            "balance": money.decimals(frame["numberofunits"], default="0"),
             "units": frame["typeofunits"],
             "as_at": as_at,
         }

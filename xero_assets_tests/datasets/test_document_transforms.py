@@ -139,7 +139,7 @@ def test_invoice_lines_carry_header_names_account_tracking_and_base_currency() -
     assert (north["net_amount"], north["tax_amount"], north["gross_amount"]) == (D("100.00"), D("10.00"), D("110.00"))
     usd = by_key.loc[("inv4", 0)]
     assert (usd["currency_code"], usd["currency_rate"], usd["net_amount"], usd["net_amount_base"]) == (
-        "USD", 0.8, D("80.00"), D("100.00"))  # fmt: skip
+        "USD", D("0.8"), D("80.00"), D("100.00"))  # fmt: skip
     inclusive = by_key.loc[("inv8", 0)]
     assert (inclusive["line_amount"], inclusive["net_amount"], inclusive["gross_amount"]) == (
         D("115.00"), D("100.00"), D("115.00"))  # fmt: skip
@@ -246,8 +246,8 @@ def test_inventory_value_of_tracked_items_only() -> None:
     )  # fmt: skip
     out = operations.inventory_value(items, AS_AT, "AUD")
     assert out[["code", "quantity_on_hand", "value", "average_unit_cost"]].values.tolist() == [
-        ["A", 4.0, D("100.00"), D("25.00")],
-        ["C", 0.0, D("0.00"), D("0.00")],
+        ["A", D("4.0"), D("100.00"), D("25.00")],
+        ["C", D("0.0"), D("0.00"), D("0.00")],
     ]
 
 
@@ -313,21 +313,28 @@ def test_checks_name_the_contact_and_invoice_and_the_difference() -> None:
             "amount": [150.10, 100.0],  # Xero says Acme owes 150.10: we net a 30.00 credit Xero does not
         }
     )
-    failures = checks_documents.ageing_against_aged_reports("t1", aged, cells)
-    assert failures[["tenant_id", "subject_id", "subject", "ours", "xero", "difference"]].values.tolist() == [
-        ["t1", "a", "Acme Ltd", D("120.10"), D("150.10"), D("-30.00")]
-    ]
+    failures = checks_documents.ageing_against_aged_reports("t1", "Org", aged, cells)
+    assert failures[["tenant", "organisation", "contact_id", "contact", "dataset", "xero", "difference"]] \
+        .values.tolist() == [["t1", "Org", "a", "Acme Ltd", D("120.10"), D("150.10"), D("-30.00")]]  # fmt: skip
     assert failures["period"].tolist() == [f"as at {AS_AT}"]
-    control = checks_documents.ageing_against_control_account("t1", aged, "610 Accounts Receivable", D("207.76"), AS_AT)
+    control = checks_documents.ageing_against_control_account(
+        "t1", "Org", aged, "610 Accounts Receivable", D("207.76"), AS_AT
+    )
     assert control.empty
-    off = checks_documents.ageing_against_control_account("t1", aged, "610 Accounts Receivable", D("210.00"), AS_AT)
-    assert off["difference"].tolist() == [D("-2.24")]
+    off = checks_documents.ageing_against_control_account(
+        "t1", "Org", aged, "610 Accounts Receivable", D("210.00"), AS_AT
+    )
+    assert off[["account", "period", "difference"]].values.tolist() == [
+        ["610 Accounts Receivable", f"as at {AS_AT}", D("-2.24")]
+    ]
 
     invoices = _invoices().query("id in ['inv1', 'inv8']")
     lines = _lines().query("parent_id in ['inv1', 'inv8']")
-    assert checks_documents.invoice_totals_against_lines("t1", invoices, lines).empty  # 120 + 10 = 130; 115 incl.
+    assert checks_documents.invoice_totals_against_lines(
+        "t1", "Org", invoices, lines
+    ).empty  # 120 + 10 = 130; 115 incl.
     lines.loc[lines["parent_id"] == "inv8", "lineamount"] = 116.0
-    wrong = checks_documents.invoice_totals_against_lines("t1", invoices, lines)
-    assert wrong[["subject_id", "subject", "period", "difference"]].values.tolist() == [
-        ["inv8", "INV-8 (ACCREC)", "2026-12", D("1.00")]
+    wrong = checks_documents.invoice_totals_against_lines("t1", "Org", invoices, lines)
+    assert wrong[["invoice_id", "invoice", "period", "figure", "difference"]].values.tolist() == [
+        ["inv8", "INV-8 (ACCREC)", "2026-12", "total: lines + tax", D("1.00")]
     ]

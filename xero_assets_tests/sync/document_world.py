@@ -10,8 +10,9 @@ from decimal import Decimal
 import pandas as pd
 
 from xero_assets import catalog
-from xero_assets.datasets import checks_documents, documents, operations, receivables, recurring
+from xero_assets.datasets import checks_documents, documents, load, operations, receivables, recurring
 from xero_assets.datasets.spec import DatasetInputs, DatasetSkipped, DatasetSpec, Organisation
+from xero_assets.defs.dashboards import granted_apis
 from xero_assets_tests.sync.conftest import Synced
 
 DOCUMENT_APIS = (
@@ -36,17 +37,8 @@ def sync_documents(synced: Synced, tenant_id: str) -> None:
 
 def inputs(synced: Synced, tenant_id: str, as_at: date) -> DatasetInputs:
     """What the Dagster layer hands a builder: the organisation as synced, and the APIs the tenant granted."""
-    record = synced.warehouse.records(tenant_id, "organisation")[0]
-    organisation = Organisation(
-        tenant_id=tenant_id,
-        name=record["Name"],
-        base_currency=record["BaseCurrency"],
-        country=record["CountryCode"],
-        financial_year_end_day=int(record["FinancialYearEndDay"]),
-        financial_year_end_month=int(record["FinancialYearEndMonth"]),
-    )
-    scopes = synced.connections[tenant_id].scopes
-    granted = frozenset(api.name for api in catalog.SYNCABLE if api.is_granted(scopes))
+    organisation = load.organisation(synced.warehouse, tenant_id)
+    granted = granted_apis(tuple(synced.connections[tenant_id].scopes))
     return DatasetInputs(synced.warehouse.engine, organisation, as_at, granted)
 
 
@@ -96,13 +88,14 @@ def ageing_problems(synced: Synced, tenant_id: str, dataset_inputs: DatasetInput
                 problems.append(f"{name} {contact}: ours {ours.get(contact)} Xero {xero[contact]}")
         engine = dataset_inputs.engine
         stored = checks_documents.stored_aged_reports(engine, tenant_id, invoice_type)
-        failures = checks_documents.ageing_against_aged_reports(tenant_id, aged, stored)
+        org = dataset_inputs.organisation.name
+        failures = checks_documents.ageing_against_aged_reports(tenant_id, org, aged, stored)
         problems += [f"{name} vs stored report: {row}" for row in failures.to_dict("records")]
         account, balance = checks_documents.control_account_balance(
             engine, tenant_id, invoice_type, dataset_inputs.as_at
         )
         control = checks_documents.ageing_against_control_account(
-            tenant_id, aged, account, balance, dataset_inputs.as_at
+            tenant_id, org, aged, account, balance, dataset_inputs.as_at
         )
         problems += [f"{name} vs control: {row}" for row in control.to_dict("records")]
     return problems
