@@ -14,20 +14,15 @@ during the build alone; the sandbox runs in this process but is idle while the b
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 import time
 import tracemalloc
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from bench_sync import backend_url  # the same fresh SQLite file or PostgreSQL schema as the sync benchmark
 from cryptography.fernet import Fernet
 
 from xero_assets import sandbox_connect
@@ -40,8 +35,6 @@ from xero_assets.store.warehouse import Warehouse
 from xero_assets.sync import sync_tenant
 from xero_assets.xero.client import XeroClient
 from xero_assets.xero.limiter import RateLimits
-
-POSTGRES_URL = os.environ.get("XERO_ASSETS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 @dataclass
@@ -58,24 +51,6 @@ class Result:
         return (f"{self.backend:10} {self.size:6} journal lines {self.journal_lines:>7}  sync {self.sync_s:7.1f} s  "
                 f"datasets {self.build_s:6.1f} s  ratio {self.build_s / self.sync_s:5.2f}  "
                 f"peak {self.peak_mb:6.1f} MB  rows written {self.rows}")  # fmt: skip
-
-
-@contextmanager
-def database(backend: str) -> Iterator[str]:
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            yield f"sqlite:///{Path(folder) / 'bench.db'}"
-        return
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'create schema "{schema}"'))
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'drop schema "{schema}" cascade'))
-        admin.dispose()
 
 
 def build_everything(inputs: DatasetInputs) -> int:
@@ -95,7 +70,7 @@ def build_everything(inputs: DatasetInputs) -> int:
 
 def run(backend: str, size: str) -> Result:
     config = SandboxConfig(tenants=1, size=size, minute_window_s=1.0, day_limit=10**7)
-    with running_sandbox(config) as handle, database(backend) as url:
+    with running_sandbox(config) as handle, backend_url(backend) as url:
         store = sandbox_connect.open_token_store(
             sandbox_connect.sandbox_app_config(handle.info), url, Fernet.generate_key().decode()
         )
