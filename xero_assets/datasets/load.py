@@ -66,9 +66,35 @@ def _ensure(conn: sa.Connection, table: sa.Table) -> None:
     table.create(conn)
 
 
-def _records(frame: pd.DataFrame, tenant_id: str) -> list[dict[str, Any]]:
-    out = frame.astype(object).where(frame.notna(), None)
-    return [{"tenant_id": tenant_id, **row} for row in out.to_dict("records")]
+def _plain(value: Any, sqlite: bool) -> Any:
+    """A frame cell as the driver takes it: missing values None, numpy scalars Python ones; on SQLite (no Decimal,
+    no date adapters) Decimal as its exact text, which the NUMERIC column stores as a number, and dates as the ISO
+    text SQLAlchemy itself writes."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if hasattr(value, "item") and not isinstance(value, (Decimal, date)):  # numpy scalar
+        value = value.item()
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if sqlite:
+        if isinstance(value, Decimal):
+            return str(value)
+        if isinstance(value, (date, datetime)):
+            return str(value)
+    return value
+
+
+def _insert(conn: sa.Connection, table: sa.Table, tenant_id: str, frame: pd.DataFrame) -> None:
+    """One executemany of plain tuples: SQLAlchemy's per-row parameter processing would cost more than the build."""
+    names = [c.name for c in table.columns]
+    sqlite = conn.dialect.name == "sqlite"
+    marker = "?" if sqlite else "%s"
+    sql = f'INSERT INTO "{table.name}" ({", ".join(f"{chr(34)}{n}{chr(34)}" for n in names)}) '
+    sql += f"VALUES ({', '.join([marker] * len(names))})"
+    rows = [
+        (tenant_id, *(_plain(v, sqlite) for v in row)) for row in frame[names[1:]].itertuples(index=False, name=None)
+    ]
+    conn.exec_driver_sql(sql, rows)
 
 
 def write_dataset(engine: sa.Engine, spec: DatasetSpec, tenant_id: str, frames: Iterable[pd.DataFrame]) -> int:
@@ -88,7 +114,7 @@ def write_dataset(engine: sa.Engine, spec: DatasetSpec, tenant_id: str, frames: 
         conn.execute(table.delete().where(table.c.tenant_id == tenant_id))
         for chunk in _chain(first, chunks):
             if len(chunk):
-                conn.execute(table.insert(), _records(chunk[[c.name for c in table.columns][1:]], tenant_id))
+                _insert(conn, table, tenant_id, chunk)
                 rows += len(chunk)
     return rows
 
