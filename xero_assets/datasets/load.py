@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 import sqlalchemy as sa
@@ -152,4 +153,28 @@ def organisation(warehouse: Warehouse, tenant_id: str) -> Organisation:
         country=str(org.get("CountryCode") or ""),
         financial_year_end_day=int(org.get("FinancialYearEndDay") or 31),
         financial_year_end_month=int(org.get("FinancialYearEndMonth") or 12),
+        timezone=XERO_TIMEZONES.get(str(org.get("Timezone") or "").upper(), "UTC"),
     )
+
+
+# Xero's Organisation.Timezone (Windows zone ids, upper-cased) for the countries Xero serves, as IANA names.
+XERO_TIMEZONES = {
+    "AUSEASTERNSTANDARDTIME": "Australia/Sydney", "EAUSTRALIASTANDARDTIME": "Australia/Brisbane",
+    "CENAUSTRALIASTANDARDTIME": "Australia/Adelaide", "AUSCENTRALSTANDARDTIME": "Australia/Darwin",
+    "WAUSTRALIASTANDARDTIME": "Australia/Perth", "TASMANIASTANDARDTIME": "Australia/Hobart",
+    "NEWZEALANDSTANDARDTIME": "Pacific/Auckland", "GMTSTANDARDTIME": "Europe/London",
+    "EASTERNSTANDARDTIME": "America/New_York", "CENTRALSTANDARDTIME": "America/Chicago",
+    "MOUNTAINSTANDARDTIME": "America/Denver", "USMOUNTAINSTANDARDTIME": "America/Phoenix",
+    "PACIFICSTANDARDTIME": "America/Los_Angeles", "ALASKANSTANDARDTIME": "America/Anchorage",
+    "HAWAIIANSTANDARDTIME": "Pacific/Honolulu", "SINGAPORESTANDARDTIME": "Asia/Singapore",
+    "SOUTHAFRICASTANDARDTIME": "Africa/Johannesburg", "UTC": "UTC",
+}  # fmt: skip
+
+
+def organisation_today(org: Organisation, now: datetime | None = None) -> date:
+    """Today in the organisation's own time zone (UTC when the zone is unknown here or has no tz database)."""
+    moment = now or datetime.now(UTC)
+    try:
+        return moment.astimezone(ZoneInfo(org.timezone)).date()
+    except ZoneInfoNotFoundError:
+        return moment.astimezone(UTC).date()

@@ -8,14 +8,13 @@ with the builder's reason when it cannot be built, and run the checks on what wa
 """
 
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 
 from xero_assets import catalog
-from xero_assets.datasets.load import organisation, table_name, write_dataset
+from xero_assets.datasets.load import organisation, organisation_today, table_name, write_dataset
 from xero_assets.datasets.registry import all_datasets, needed
 from xero_assets.datasets.spec import DatasetInputs, DatasetSkipped, DatasetSpec, Organisation
 from xero_assets.defs import checks
@@ -143,10 +142,11 @@ def dashboards(
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     tenant_id = context.partition_key
     wh = warehouse.warehouse()
+    org = organisation(wh, tenant_id)
     inputs = DatasetInputs(
         engine=wh.engine,
-        organisation=organisation(wh, tenant_id),
-        as_at=datetime.now(UTC).date(),
+        organisation=org,
+        as_at=organisation_today(org),
         granted=granted_apis(granted_scopes(xero, tenant_id)),
     )
     selected = [key.path[-1] for key in context.selected_asset_keys]
