@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from xero_assets import catalog, reports
-from xero_assets.datasets import xero_reports
+from xero_assets.datasets import statements, xero_reports
 from xero_assets.datasets.ledger import accounts
 from xero_assets.datasets.ledger_checks import compare
 from xero_assets.datasets.load import organisation, read_dataset, write_dataset
@@ -112,11 +112,34 @@ def test_every_check_passes_and_every_statement_equals_xeros_reports_over_http(
         outcome = compare(inputs, frame, xero, keys, figures, report)
         assert outcome.passed, f"{name} vs {report} over HTTP: {outcome.summary}\n{outcome.differences.head()}"
         assert "over 13 months" in outcome.summary  # every month the sync read
-    kpis = built["kpis"].set_index("kpi")["value"]
-    sheet = built["balance_sheet_by_month"]
-    latest = sheet[sheet["month"] == sheet["month"].max()].set_index("account_name")["amount"]
-    assert kpis["accounts_receivable"] == latest["Accounts Receivable"]
-    assert kpis["accounts_payable"] == latest["Accounts Payable"]
+    over_http = {report: parse(xero_over_http(synced, tenant, report), accounts(inputs))
+                 for report, parse in (("profit_and_loss", xero_reports.profit_and_loss),
+                                       ("balance_sheet", xero_reports.balance_sheet),
+                                       ("bank_summary", xero_reports.bank_summary))}  # fmt: skip
+    kpis = built["kpis"].set_index("kpi")
+    pnl, sheet, bank = over_http["profit_and_loss"], over_http["balance_sheet"], over_http["bank_summary"]
+
+    def line(frame: pd.DataFrame, month: str, name: str) -> Decimal:
+        return frame.loc[(frame["month"] == month) & (frame["account_name"] == name), "amount"].sum()
+
+    month = kpis.loc["revenue", "period"]
+    assert kpis.loc["revenue", "value"] == line(pnl, month, "Total Income")
+    assert kpis.loc["net_profit", "value"] == line(pnl, month, "Net Profit")
+    at = kpis.loc["accounts_receivable", "period"]
+    assert kpis.loc["accounts_receivable", "value"] == line(sheet, at, "Accounts Receivable")
+    assert kpis.loc["accounts_payable", "value"] == line(sheet, at, "Accounts Payable")
+    cash_at = kpis.loc["cash", "period"]
+    assert kpis.loc["cash", "value"] == sum(bank.loc[bank["month"] == cash_at, "closing_balance"])
+    if journals:  # the general ledger's lines, summed, give Xero's TrialBalance for every month read
+        gl = built["general_ledger"].rename(columns={"net_amount": "net"})
+        movements = gl.groupby(["account_id", "month"], as_index=False)["net"].sum().assign(debits=Decimal(0))
+        tb = statements.trial_balance(
+            statements.monthly_ledger(movements, accounts(inputs), sorted(set(built["trial_balance"]["month"])),
+                                      inputs.organisation.financial_year_end_month)
+        )  # fmt: skip
+        xero_tb = xero_reports.trial_balance(xero_over_http(synced, tenant, "trial_balance"), accounts(inputs))
+        outcome = compare(inputs, tb, xero_tb, ["month", "account_id"], ["debit", "credit"], "TrialBalance")
+        assert outcome.passed, outcome.differences.head()
     cash = built["cash_by_month"]
     per_month = cash.groupby("month")["account_id"].nunique()
     assert per_month.nunique() == 1, "every bank account has a row in every month"
