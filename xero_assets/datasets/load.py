@@ -67,35 +67,44 @@ def _ensure(conn: sa.Connection, table: sa.Table) -> None:
     table.create(conn)
 
 
-def _plain(value: Any, sqlite: bool) -> Any:
-    """A frame cell as the driver takes it: missing values None, numpy scalars Python ones; on SQLite (no Decimal,
-    no date adapters) Decimal as its exact text, which the NUMERIC column stores as a number, and dates as the ISO
-    text SQLAlchemy itself writes."""
-    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if hasattr(value, "item") and not isinstance(value, (Decimal, date)):  # numpy scalar
-        value = value.item()
-    if isinstance(value, pd.Timestamp):
-        value = value.to_pydatetime()
-    if sqlite:
-        if isinstance(value, Decimal):
-            return str(value)
-        if isinstance(value, (date, datetime)):
-            return str(value)
-    return value
+def _converter(kind: sa.types.TypeEngine[Any], sqlite: bool) -> Any:
+    """What one column's present cells need before the driver takes them, or None when nothing: on SQLite (no
+    Decimal, no date adapters) Decimal goes as its exact text, which the NUMERIC column stores as a number, and dates
+    as the ISO text SQLAlchemy itself writes; numpy scalars become Python ones."""
+    if isinstance(kind, (sa.Date, sa.DateTime)):
+
+        def to_date(v: Any) -> Any:
+            if isinstance(v, pd.Timestamp):
+                v = v.to_pydatetime() if isinstance(kind, sa.DateTime) else v.date()
+            return str(v) if sqlite else v
+
+        return to_date
+    if isinstance(kind, sa.Numeric) and not isinstance(kind, sa.Float):
+        return str if sqlite else None
+    if isinstance(kind, sa.Boolean):
+        return bool
+    if isinstance(kind, sa.Integer):
+        return int
+    return None
+
+
+def _column(series: pd.Series, kind: sa.types.TypeEngine[Any], sqlite: bool) -> list[Any]:
+    """One column's cells for the driver, missing values (None, NaN, NaT) as None, converted once per column."""
+    values = series.astype(object).where(series.notna(), None).tolist()
+    convert = _converter(kind, sqlite)
+    return values if convert is None else [None if v is None else convert(v) for v in values]
 
 
 def _insert(conn: sa.Connection, table: sa.Table, tenant_id: str, frame: pd.DataFrame) -> None:
-    """One executemany of plain tuples: SQLAlchemy's per-row parameter processing would cost more than the build."""
+    """One executemany of plain tuples built column by column: SQLAlchemy's per-row parameter processing would cost
+    more than the build."""
     names = [c.name for c in table.columns]
     sqlite = conn.dialect.name == "sqlite"
+    columns = [_column(frame[name], table.c[name].type, sqlite) for name in names[1:]]
+    rows = list(zip([tenant_id] * len(frame), *columns, strict=True))
     marker = "?" if sqlite else "%s"
-    sql = f'INSERT INTO "{table.name}" ({", ".join(f"{chr(34)}{n}{chr(34)}" for n in names)}) '
-    sql += f"VALUES ({', '.join([marker] * len(names))})"
-    rows = [
-        (tenant_id, *(_plain(v, sqlite) for v in row)) for row in frame[names[1:]].itertuples(index=False, name=None)
-    ]
-    conn.exec_driver_sql(sql, rows)
+    quoted = ", ".join(f'"{name}"' for name in names)
+    conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join([marker] * len(names))})', rows)
 
 
 def write_dataset(engine: sa.Engine, spec: DatasetSpec, tenant_id: str, frames: Iterable[pd.DataFrame]) -> int:
