@@ -52,11 +52,16 @@ def granted_apis(scopes: tuple[str, ...]) -> frozenset[str]:
 
 
 def preview(frame: pd.DataFrame, org: Organisation) -> dg.MetadataValue:
-    """The first rows with the organisation's name, an id left out where its name column says who it is, money
-    to the cent as stored."""
+    """The first rows (of the latest month, for a monthly dataset) with the organisation's name; an id is left out
+    where a name column says who it is (a statement's `line` is an account id or a total's label, so it goes where
+    `account_name` names both); money to the cent as stored."""
     if frame.empty:
         return dg.MetadataValue.md("_no rows_")
+    if "month" in frame.columns and frame["month"].notna().any():
+        frame = frame[frame["month"] == frame["month"].max()]
     named = [c for c in frame.columns if c.endswith("_id") and f"{c[:-3]}_name" in frame.columns]
+    if "line" in frame.columns and "account_name" in frame.columns:
+        named.append("line")
     shown = frame.head(PREVIEW_ROWS).drop(columns=named).astype(object)
     shown = shown.where(shown.notna(), "")
     shown.insert(0, "organisation", org.name)
@@ -77,7 +82,9 @@ class _FirstChunk:
             yield chunk
 
 
-def _metadata(inputs: DatasetInputs, spec: DatasetSpec, rows: int, first: pd.DataFrame, frame: pd.DataFrame | None):
+def _metadata(
+    inputs: DatasetInputs, spec: DatasetSpec, rows: int, first: pd.DataFrame, frame: pd.DataFrame | None
+) -> dict[str, Any]:
     metadata: dict[str, Any] = {
         "dagster/row_count": rows,
         "organisation": inputs.organisation.name,
