@@ -12,20 +12,24 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import dagster as dg
 import pandas as pd
 import pytest
 
-from xero_assets import catalog, reports
+from xero_assets import catalog, reports, sandbox_connect
 from xero_assets.datasets import statements, xero_reports
-from xero_assets.datasets.ledger import accounts
+from xero_assets.datasets.ledger import GL_NEEDS_JOURNALS, accounts
 from xero_assets.datasets.ledger_checks import compare
 from xero_assets.datasets.load import organisation, read_dataset, write_dataset
 from xero_assets.datasets.spec import CheckOutcome, DatasetInputs, DatasetSkipped
 from xero_assets.defs.checks import DATASET_CHECKS
-from xero_assets.defs.dashboards import BY_NAME, DATASETS, granted_apis
+from xero_assets.defs.dashboards import BY_NAME, DATASETS, dashboards, dataset_key, granted_apis
+from xero_assets.defs.partitions import TENANT_PARTITIONS_NAME
 from xero_assets.sandbox.server import running_sandbox
 from xero_assets.store.warehouse import flatten_report
+from xero_assets.xero.scopes import all_scopes
 from xero_assets_tests.sync.conftest import Synced, connect, fast_config
+from xero_assets_tests.sync.test_assets import resources_for
 
 STATEMENTS = {  # dataset -> (report API, parser, key, figures)
     "trial_balance": ("trial_balance", xero_reports.trial_balance, ["month", "account_id"], ["debit", "credit"]),
@@ -166,6 +170,38 @@ def test_the_general_ledger_names_every_line(world: tuple[Synced, dict[str, str]
     assert payments["contact_name"].notna().all()
     assert ledger["account_name"].notna().all() and ledger["account_class"].notna().all()
     assert (ledger["gross_amount"] == ledger["net_amount"] + ledger["tax_amount"]).all()
+
+
+def test_in_dagster_a_tenant_without_the_journals_scope_gets_report_datasets_with_passing_checks(
+    world: tuple[Synced, dict[str, str]],
+) -> None:
+    """Through the asset itself: the consent decides the source, the general ledger is not materialized and says
+    what to grant, and every check on what was built passes (the KPIs plotted as numbers)."""
+    synced, countries = world
+    tenant = countries["GB"]
+    scopes = [s for s in all_scopes() if s != "accounting.journals.read"]
+    sandbox_connect.consent(synced.store, tenant_ids=[tenant], scopes=scopes)
+    try:
+        instance = dg.DagsterInstance.ephemeral()
+        instance.add_dynamic_partitions(TENANT_PARTITIONS_NAME, [tenant])
+        selection = [dataset_key(name) for name in ("general_ledger", *STATEMENTS, "kpis")]
+        result = dg.materialize(
+            [dashboards], partition_key=tenant, instance=instance, resources=resources_for(synced), selection=selection
+        )
+    finally:
+        sandbox_connect.consent(synced.store, tenant_ids=[tenant], scopes=list(synced.connections[tenant].scopes))
+    assert result.success
+    materialized = {e.asset_key.path[-1]: e.materialization.metadata for e in result.get_asset_materialization_events()}
+    assert set(materialized) == {*STATEMENTS, "kpis"}
+    assert {m["source"].value for m in materialized.values()} == {"reports"}
+    assert isinstance(materialized["kpis"]["accounts_receivable"].value, float)
+    observed = [e.asset_observation_data.asset_observation for e in result.all_events
+                if e.event_type_value == "ASSET_OBSERVATION"]  # fmt: skip
+    assert [(o.asset_key.path[-1], o.metadata["skipped"].value) for o in observed] == [
+        ("general_ledger", GL_NEEDS_JOURNALS)
+    ]
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) >= 3 * len(materialized) and all(e.passed for e in evaluations)
 
 
 # --- the tests below change the sandbox's books, each on its own organisation, so they run after the others ---
