@@ -128,6 +128,7 @@ def run(backend: str, size: str) -> Result:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # a large tenant's sync alone outlasts the suite's 300 s
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_building_every_dataset_costs_less_than_the_sync(backend: str) -> None:
     result = run(backend, "large")
