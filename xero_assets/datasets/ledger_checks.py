@@ -80,7 +80,18 @@ def compare(
     return CheckOutcome(True, f"all {compared} figures equal Xero's {title} to the cent over {len(months)} months")
 
 
-def _matches(report: str, title: str, parse: Callable, keys: list[str], figures: list[str]) -> Callable:
+Check = Callable[[DatasetInputs, pd.DataFrame | None, Mapping[str, pd.DataFrame]], CheckOutcome]
+
+
+def _matches(
+    report: str,
+    title: str,
+    parse: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame],
+    keys: list[str],
+    figures: list[str],
+) -> Check:
+    """A check that the dataset equals Xero's `report` (as the sync stored it) on `figures` per `keys`."""
+
     def run(inputs: DatasetInputs, frame: pd.DataFrame | None, _: Mapping) -> CheckOutcome:
         assert frame is not None
         if report not in inputs.granted:
