@@ -272,18 +272,27 @@ def _org(tenant: str, name: str, currency: str) -> Organisation:
     return Organisation(tenant, name, currency, "AU", 30, 6)
 
 
+def _kpis(revenue: str, dso: float, currency: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "kpi": ["revenue", "dso_days", "cash"],
+            "label": ["Revenue", "DSO", "Cash"],
+            "value": [D(revenue), D(str(dso)), None],  # cash unknown: never counted as 0
+            "unit": ["currency", "days", "currency"],
+            "period": ["2026-10", "2026-08..2026-10", "2026-11"],
+            "currency": [currency, None, currency],
+        }
+    )
+
+
 def test_rollup_sums_only_within_a_currency_and_converts_only_with_rates() -> None:
     organisations = {
         "t1": _org("t1", "Alpha", "AUD"),
         "t2": _org("t2", "Bravo", "AUD"),
         "t3": _org("t3", "Kiwi", "NZD"),
     }
-    kpis = {
-        "t1": pd.DataFrame({"kpi": ["revenue", "dso_days"], "value": [D("100.10"), 30.0]}),
-        "t2": pd.DataFrame({"kpi": ["revenue", "dso_days"], "value": [D("200.20"), 40.0]}),
-        "t3": pd.DataFrame({"kpi": ["revenue", "dso_days"], "value": [D("50.00"), 50.0]}),
-    }
-    without = rollup.rollup(kpis, organisations, {"revenue"}, target="AUD")
+    kpis = {"t1": _kpis("100.10", 30, "AUD"), "t2": _kpis("200.20", 40, "AUD"), "t3": _kpis("50.00", 50, "NZD")}
+    without = rollup.rollup(kpis, organisations, target="AUD")
 
     def one(frame: pd.DataFrame, scope: str, kpi: str, currency: str) -> pd.Series:
         rows = frame[(frame["scope"] == scope) & (frame["kpi"] == kpi) & (frame["currency"] == currency)]
@@ -291,16 +300,17 @@ def test_rollup_sums_only_within_a_currency_and_converts_only_with_rates() -> No
         return rows.iloc[0]
 
     assert one(without, "organisation", "revenue", "NZD")["organisation_name"] == "Kiwi"
-    assert one(without, "currency_total", "revenue", "AUD")["value"] == D("300.30")
+    assert one(without, "currency_total", "revenue", "AUD")["value"] == D("300.30")  # Alpha + Bravo
     assert one(without, "currency_total", "revenue", "NZD")["value"] == D("50.00")
     converted = one(without, "converted_total", "revenue", "AUD")
     assert converted["value"] is None and "NZD" in converted["note"]
     assert set(without.loc[without["kpi"] == "dso_days", "scope"]) == {"organisation"}  # a day count is never summed
+    assert set(without.loc[without["kpi"] == "cash", "scope"]) == {"organisation"}  # unknown, so no total of zeros
 
-    # 1 AUD = 1.1 NZD: 50.00 NZD = 45.4545... AUD; 300.30 + 45.45 = 345.75 (345.7545 to the cent).
-    rated = rollup.rollup(kpis, organisations, {"revenue"}, rates={"NZD": D("1.1")}, target="AUD")
-    total = rated[(rated["scope"] == "converted_total") & (rated["kpi"] == "revenue")].iloc[0]
-    assert total["value"] == D("345.75") and total["currency"] == "AUD"
+    # 1 AUD = 1.1 NZD: 50.00 NZD = 45.4545... AUD; 300.30 + 45.4545 = 345.7545 = 345.75 to the cent.
+    rated = rollup.rollup(kpis, organisations, rates={"NZD": D("1.1")}, target="AUD")
+    total = one(rated, "converted_total", "revenue", "AUD")
+    assert total["value"] == D("345.75") and "1.1 NZD" in total["note"]
 
 
 def test_checks_name_the_contact_and_invoice_and_the_difference() -> None:
