@@ -25,7 +25,7 @@ from xero_assets.datasets import money
 from xero_assets.datasets.documents import is_inclusive
 from xero_assets.datasets.spec import CheckOutcome, DatasetCheck, DatasetInputs
 from xero_assets.store import typed
-from xero_assets.store.warehouse import report_cells
+from xero_assets.store.warehouse import raw_records, report_cells
 
 AGED_REPORT = {"ACCREC": "aged_receivables_by_contact", "ACCPAY": "aged_payables_by_contact"}
 CONTROL_ACCOUNT = {"ACCREC": "DEBTORS", "ACCPAY": "CREDITORS"}
@@ -108,10 +108,17 @@ def invoice_totals_against_lines(
 
 # --- reading what the checks compare against --------------------------------------------------------------------
 def stored_aged_reports(engine: sa.Engine, tenant_id: str, invoice_type: str) -> pd.DataFrame:
-    """The summary cells of the aged-by-contact reports the sync stored for one tenant (only what the check reads)."""
-    c = report_cells.c
+    """The summary cells of the aged-by-contact reports the latest sync read for one tenant (only what the check
+    reads). Every report of one sync is stored with the same `last_seen`; a contact whose invoices were all paid
+    since is not asked again, so its older report (still showing what was due then) is left out, not compared."""
+    c, raw = report_cells.c, raw_records.c
+    report = AGED_REPORT[invoice_type]
+    latest = (
+        sa.select(sa.func.max(raw.last_seen)).where(raw.tenant_id == tenant_id, raw.api == report).scalar_subquery()
+    )
+    fresh = sa.select(raw.record_id).where(raw.tenant_id == tenant_id, raw.api == report, raw.last_seen == latest)
     query = sa.select(c.period, c.row_type, c.column_label, c.amount).where(
-        c.tenant_id == tenant_id, c.report == AGED_REPORT[invoice_type], c.row_type == "SummaryRow"
+        c.tenant_id == tenant_id, c.report == report, c.row_type == "SummaryRow", c.period.in_(fresh)
     )
     with engine.connect() as conn:
         return pd.read_sql(query, conn)
