@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from xero_assets.datasets.money import money
 from xero_assets.datasets.spec import DatasetSpec, Organisation
 from xero_assets.store.warehouse import Warehouse
 
@@ -98,10 +99,14 @@ def _chain(first: pd.DataFrame, rest: Iterator[pd.DataFrame]) -> Iterator[pd.Dat
 
 
 def read_dataset(engine: sa.Engine, spec: DatasetSpec, tenant_id: str) -> pd.DataFrame:
-    """One tenant's stored rows of a dataset (tests and checks), without tenant_id."""
+    """One tenant's stored rows of a dataset (tests and checks), without tenant_id, money as Decimal to the cent
+    (SQLite hands NUMERIC back as float)."""
     with engine.connect() as conn:
         query = sa.text(f'SELECT * FROM "{table_name(spec)}" WHERE tenant_id = :t')
-        return pd.read_sql(query, conn, params={"t": tenant_id}).drop(columns=["tenant_id"])
+        frame = pd.read_sql(query, conn, params={"t": tenant_id}).drop(columns=["tenant_id"])
+    for column in spec.money:
+        frame[column] = [None if v is None or v != v else money(v) for v in frame[column].astype(object)]
+    return frame
 
 
 def organisation(warehouse: Warehouse, tenant_id: str) -> Organisation:
