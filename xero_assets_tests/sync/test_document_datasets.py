@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from xero_assets.datasets import checks_documents
+from xero_assets.datasets import checks_documents, documents
 from xero_assets.datasets.money import CENT
 from xero_assets.sandbox.server import running_sandbox
 from xero_assets.store import typed
@@ -64,6 +65,17 @@ def test_every_document_dataset_builds_and_invoices_equal_their_lines(synced: Sy
                                                       "lineamounttypes", "total", "totaltax"))  # fmt: skip
     item_lines = dataset_inputs.typed("xero_invoice_line_items", ("parent_id", "lineamount", "taxamount"))
     assert checks_documents.invoice_totals_against_lines(tenant_id, "", invoices, item_lines).empty
+
+
+def test_invoice_lines_built_in_chunks_equal_one_build(synced: Synced, monkeypatch: pytest.MonkeyPatch) -> None:
+    dataset_inputs = world.inputs(synced, _tenant(synced, "GB"), world.sandbox_today(synced))
+    whole = world.build("invoice_lines", dataset_inputs)
+    monkeypatch.setattr(documents, "CHUNK_INVOICES", 7)
+    chunks = list(world.SPECS["invoice_lines"].build(dataset_inputs, {}))
+    assert len(chunks) > 3 and max(chunk["invoice_id"].nunique() for chunk in chunks) <= 7
+    key = list(documents.LINE_KEY)
+    together = pd.concat(chunks).sort_values(key, ignore_index=True)
+    pd.testing.assert_frame_equal(together, whole.sort_values(key, ignore_index=True))
 
 
 # --- these two change the books, so they run last in this module, on the AU organisation ----------------------------
