@@ -348,3 +348,22 @@ def test_checks_name_the_contact_and_invoice_and_the_difference() -> None:
     assert wrong[["invoice_id", "invoice", "period", "figure", "difference"]].values.tolist() == [
         ["inv8", "INV-8 (ACCREC)", "2026-12", "total: lines + tax", D("1.00")]
     ]
+
+
+def test_an_aged_report_read_before_the_contacts_documents_changed_is_not_compared() -> None:
+    from datetime import datetime
+
+    cells = pd.DataFrame(
+        {
+            "period": ["a", "b", "c"],
+            "row_type": ["SummaryRow"] * 3,
+            "column_label": ["Due"] * 3,
+            "amount": [1.0, 2.0, 3.0],
+            "read_at": [datetime(2026, 11, 30, 9)] * 3,
+        }
+    )
+    changes = pd.DataFrame(
+        {"contact_id": ["a", "b"], "changed_at": [datetime(2026, 11, 30, 8), datetime(2026, 11, 30, 10)]}
+    )
+    # a changed before its report was read: current. b was paid after the read: stale. c: nothing known, current.
+    assert checks_documents.current_aged_reports(cells, changes)["period"].tolist() == ["a", "c"]

@@ -89,7 +89,7 @@ def ageing_problems(synced: Synced, tenant_id: str, dataset_inputs: DatasetInput
             if ours.get(contact, Decimal("0.00")) != xero[contact]:
                 problems.append(f"{name} {contact}: ours {ours.get(contact)} Xero {xero[contact]}")
         engine = dataset_inputs.engine
-        stored = checks_documents.stored_aged_reports(engine, tenant_id, invoice_type)
+        stored = checks_documents.comparable_aged_reports(engine, tenant_id, invoice_type)
         org = dataset_inputs.organisation.name
         failures = checks_documents.ageing_against_aged_reports(tenant_id, org, aged, stored)
         problems += [f"{name} vs stored report: {row}" for row in failures.to_dict("records")]
