@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from xero_assets.datasets import checks_documents, documents
+from xero_assets.datasets import checks_documents, documents, load
 from xero_assets.datasets.money import CENT
 from xero_assets.sandbox.server import running_sandbox
 from xero_assets.store import typed
@@ -76,6 +76,27 @@ def test_invoice_lines_built_in_chunks_equal_one_build(synced: Synced, monkeypat
     key = list(documents.LINE_KEY)
     together = pd.concat(chunks).sort_values(key, ignore_index=True)
     pd.testing.assert_frame_equal(together, whole.sort_values(key, ignore_index=True))
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_datasets_tie_out_and_store_numeric_money(synced: Synced, postgres_url: str) -> None:
+    """The same SQL (control accounts, aged reports, id ranges) and the NUMERIC tables, on PostgreSQL."""
+    on_postgres = connect(synced.sandbox, postgres_url)
+    try:
+        tenant_id = _tenant(on_postgres, "AU")
+        world.sync_documents(on_postgres, tenant_id)
+        dataset_inputs = world.inputs(on_postgres, tenant_id, world.sandbox_today(on_postgres))
+        assert world.ageing_problems(on_postgres, tenant_id, dataset_inputs) == []
+        for name, frame in world.build_all(dataset_inputs).items():
+            if isinstance(frame, str):
+                continue
+            spec = world.SPECS[name]
+            assert load.write_dataset(on_postgres.warehouse.engine, spec, tenant_id, [frame]) == len(frame)
+            stored = load.read_dataset(on_postgres.warehouse.engine, spec, tenant_id)
+            for column in spec.money:  # NUMERIC comes back exact: the same Decimals as built
+                assert sorted(stored[column].map(Decimal)) == sorted(frame[column]), (name, column)
+    finally:
+        on_postgres.close()
 
 
 # --- these two change the books, so they run last in this module, on the AU organisation ----------------------------
