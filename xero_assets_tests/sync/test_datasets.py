@@ -101,7 +101,7 @@ def test_every_check_passes_and_every_statement_equals_xeros_reports_over_http(
     built, outcomes = build_and_check(inputs)
     assert not failures(outcomes), failures(outcomes)
     expected = {"general_ledger", *STATEMENTS, "kpis"} if journals else {*STATEMENTS, "kpis"}
-    assert set(built) == expected
+    assert set(built) & {"general_ledger", *STATEMENTS, "kpis"} == expected  # the document datasets: their own tests
     source = "journals" if journals else "reports"
     for name, (report, parse, keys, figures) in STATEMENTS.items():
         frame = built[name]
