@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -140,6 +141,16 @@ def recurring_revenue(
     return money.money_columns(out[columns], MRR_MONEY)
 
 
+def mrr_figures(frame: pd.DataFrame) -> dict[str, float]:
+    """The latest month's MRR and ARR over all customers, and its movements (Dagster plots them run over run)."""
+    if frame.empty:
+        return {}
+    latest = frame[frame["month"] == frame["month"].max()]
+    return {name: float(sum(latest[name], Decimal(0))) for name in MRR_MONEY} | {
+        "customers": float((latest["mrr"] > 0).sum())
+    }
+
+
 def _build(inputs: DatasetInputs, _: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return recurring_revenue(
         inputs.typed("xero_invoices", INVOICE_COLUMNS),
@@ -159,5 +170,6 @@ DATASETS = (
         key=("contact_id", "month"),
         build=_build,
         money=MRR_MONEY,
+        figures=mrr_figures,
     ),
 )

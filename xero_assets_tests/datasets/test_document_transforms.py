@@ -367,3 +367,16 @@ def test_an_aged_report_read_before_the_contacts_documents_changed_is_not_compar
     )
     # a changed before its report was read: current. b was paid after the read: stale. c: nothing known, current.
     assert checks_documents.current_aged_reports(cells, changes)["period"].tolist() == ["a", "c"]
+
+
+def test_key_figures_for_dagster_metadata() -> None:
+    aged = receivables.ageing(_invoices(), _credits(), CONTACTS, "ACCREC", AS_AT, "AUD")
+    # 207.76 due, of which all but INV-2's current 50.10 is overdue
+    assert receivables.ageing_figures(aged) == {"total_due": 207.76, "overdue": 157.66, "contacts": 3.0}
+    invoices, schedules = _mrr_inputs()
+    contacts = pd.DataFrame({"id": ["a", "b", "c", "d"], "name": ["A", "B", "C", "D"]})
+    figures = recurring.mrr_figures(
+        recurring.recurring_revenue(invoices, schedules, contacts, date(2026, 6, 15), "AUD")
+    )
+    # June: a 120.00 (back) + b 200.00 (carried) + d 43.33 (new) = 363.33; ARR 12 x that
+    assert (figures["mrr"], figures["arr"], figures["new"], figures["reactivation"]) == (363.33, 4359.96, 43.33, 120.0)
