@@ -5,8 +5,9 @@ invoices themselves. A repeating invoice holds only its current amount and statu
 a cancelled one stops or disappears, so it cannot say what a customer was billed last March, and movements need
 exactly that history. The invoices it generated are that history, dated and in their own currency with a rate. The
 repeating invoice still supplies two facts: its schedule (unit and period, to turn one invoice into a monthly
-amount) and whether it is still running (so the latest amount carries into months whose invoice is not raised yet,
-instead of showing a churn that is only a billing date).
+amount) and whether it is still running (so the latest amount carries into the current month when its invoice is not
+raised yet, instead of showing a churn that is only a billing date; a schedule that missed a whole period is churned
+whatever its status says, as a customer who left but whose repeating invoice nobody deleted).
 
 Normalisation: an invoice on a MONTHLY schedule every N months covers N months at SubTotal / N (ex tax, base
 currency); WEEKLY invoices every N weeks count SubTotal x 52 / 12 / N, averaged over the month's invoices. When two
@@ -84,17 +85,17 @@ def schedule_months(invoices: pd.DataFrame, schedules: pd.DataFrame, as_at: date
 
 
 def _carried(rows: pd.DataFrame, plan: pd.DataFrame, as_at: date) -> pd.DataFrame:
-    """For schedules still running at `as_at`, their latest monthly amount in each month up to `as_at`'s month whose
-    invoice has not been raised yet."""
+    """For schedules still running at `as_at` whose coverage ended last month (this period's invoice is not raised
+    yet), their latest monthly amount in `as_at`'s month. A schedule that has missed a whole period is not carried:
+    its customer stopped being billed, whatever the repeating invoice's status still says."""
     current = int(_month_index(pd.Series([as_at])).iloc[0])
     running = plan[
         plan["schedule_status"].eq("AUTHORISED")
         & (plan["enddate"].isna() | (pd.to_datetime(plan["enddate"]) >= pd.Timestamp(as_at)))
     ]["schedule_id"]
     last = rows[rows["schedule_id"].isin(running)].sort_values("month").groupby("schedule_id").tail(1)
-    gap = (current - last["month"]).clip(lower=0)
-    carried = last.loc[last.index.repeat(gap)].copy()
-    carried["month"] = carried["month"] + carried.groupby(level=0).cumcount() + 1
+    carried = last[last["month"] == current - 1].copy()
+    carried["month"] = current
     return carried
 
 

@@ -153,8 +153,12 @@ def _mrr_inputs() -> tuple[pd.DataFrame, pd.DataFrame]:
         ("a3", "a", date(2026, 3, 5), 150.0, 1.0, "S1", "PAID"),
         ("a4", "a", date(2026, 6, 5), 120.0, 1.0, "S1", "DRAFT"),
         ("a5", "a", date(2026, 5, 5), 1000.0, 1.0, None, "AUTHORISED"),  # one-off: not recurring
-        # b, quarterly: 300.00 USD at 0.5 = 600.00 AUD, so 200.00 a month for Feb-Apr, carried while it runs
-        ("b1", "b", date(2026, 2, 1), 300.0, 0.5, "S2", "AUTHORISED"),
+        # b, quarterly: 300.00 USD at 0.5 = 600.00 AUD, so 200.00 a month for Mar-May, and June's invoice is not
+        # raised yet on 15 June while the schedule runs: carried
+        ("b1", "b", date(2026, 3, 1), 300.0, 0.5, "S2", "AUTHORISED"),
+        # e, monthly, billed January and February only: churned in March though its repeating invoice still runs
+        ("e1", "e", date(2026, 1, 10), 50.0, 1.0, "S5", "AUTHORISED"),
+        ("e2", "e", date(2026, 2, 10), 50.0, 1.0, "S5", "AUTHORISED"),
         # c, monthly: 80 then 60 (contraction); its repeating invoice was deleted, so May is a churn
         ("c1", "c", date(2026, 3, 1), 80.0, 1.0, "S3", "PAID"),
         ("c2", "c", date(2026, 4, 1), 60.0, 1.0, "S3", "PAID"),
@@ -168,11 +172,11 @@ def _mrr_inputs() -> tuple[pd.DataFrame, pd.DataFrame]:
     ).assign(type="ACCREC")
     schedules = pd.DataFrame(
         {
-            "id": ["S1", "S2", "S3", "S4"],
-            "status": ["AUTHORISED", "AUTHORISED", "DELETED", "AUTHORISED"],
-            "scheduleunit": ["MONTHLY", "MONTHLY", "MONTHLY", "WEEKLY"],
-            "scheduleperiod": [1, 3, 1, 1],
-            "enddate": [None, None, None, None],
+            "id": ["S1", "S2", "S3", "S4", "S5"],
+            "status": ["AUTHORISED", "AUTHORISED", "DELETED", "AUTHORISED", "AUTHORISED"],
+            "scheduleunit": ["MONTHLY", "MONTHLY", "MONTHLY", "WEEKLY", "MONTHLY"],
+            "scheduleperiod": [1, 3, 1, 1, 1],
+            "enddate": [None, None, None, None, None],
         }
     )
     return invoices, schedules
@@ -180,7 +184,7 @@ def _mrr_inputs() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def test_mrr_movements_for_new_expansion_contraction_churn_and_return() -> None:
     invoices, schedules = _mrr_inputs()
-    contacts = pd.DataFrame({"id": ["a", "b", "c", "d"], "name": ["A", "B", "C", "D"]})
+    contacts = pd.DataFrame({"id": ["a", "b", "c", "d", "e"], "name": ["A", "B", "C", "D", "E"]})
     mrr = recurring.recurring_revenue(invoices, schedules, contacts, date(2026, 6, 15), "AUD")
     rows = {(r.contact_id, r.month): r for r in mrr.itertuples()}
 
@@ -196,8 +200,9 @@ def test_mrr_movements_for_new_expansion_contraction_churn_and_return() -> None:
     assert ("a", "2026-05") not in rows  # between churn and return: nothing to show
     assert moves("a", "2026-06") == (D("120.00"), z, z, z, z, D("120.00"))
     assert rows[("a", "2026-01")].arr == D("1200.00")
-    assert [moves("b", m)[0] for m in ("2026-02", "2026-03", "2026-04", "2026-05", "2026-06")] == [D("200.00")] * 5
-    assert moves("b", "2026-02")[1] == D("200.00")
+    assert [moves("b", m)[0] for m in ("2026-03", "2026-04", "2026-05", "2026-06")] == [D("200.00")] * 4
+    assert moves("b", "2026-03")[1] == D("200.00")
+    assert moves("e", "2026-03") == (z, z, z, z, D("-50.00"), z) and ("e", "2026-04") not in rows
     assert moves("c", "2026-04") == (D("60.00"), z, z, D("-20.00"), z, z)
     assert moves("c", "2026-05") == (z, z, z, z, D("-60.00"), z)
     assert ("c", "2026-06") not in rows
