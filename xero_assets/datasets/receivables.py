@@ -20,7 +20,9 @@ from xero_assets.datasets.documents import contact_names, is_inclusive
 from xero_assets.datasets.spec import DatasetInputs, DatasetSpec
 from xero_assets.store import typed
 
-OPEN_STATUSES = ("AUTHORISED", "SUBMITTED")
+# Only approved documents are posted to the receivables/payables ledger; SUBMITTED ones await approval and are in
+# neither Xero's aged reports nor the control account, so they are not owed yet.
+OPEN_STATUSES = ("AUTHORISED",)
 POSTED_STATUSES = ("AUTHORISED", "PAID")
 BUCKETS = ("current", "days_1_30", "days_31_60", "days_61_90", "days_over_90")
 AGEING_MONEY = (*BUCKETS, "total_due")
@@ -170,7 +172,7 @@ def _open_rows(inputs: DatasetInputs, table_name: str, columns: tuple[str, ...],
     tenant's 200k invoices a few thousand are open, and only those are read."""
     table = typed.TABLES[table_name]
     query = sa.select(*(table.c[name] for name in columns)).where(
-        table.c.tenant_id == inputs.tenant_id, table.c.status.in_(("AUTHORISED", "SUBMITTED")), table.c[amount] != 0
+        table.c.tenant_id == inputs.tenant_id, table.c.status.in_(OPEN_STATUSES), table.c[amount] != 0
     )
     with inputs.engine.connect() as conn:
         return pd.read_sql(query, conn)

@@ -34,7 +34,7 @@ def _invoices() -> pd.DataFrame:
          "Exclusive", 80.0, 0.0, 80.0),
         ("inv5", "ACCPAY", "AUTHORISED", "a", date(2026, 10, 1), date(2026, 10, 1), 7.0, "AUD", 1.0, None,
          "Exclusive", 0.0, 0.0, 0.0),
-        ("inv6", "ACCREC", "DRAFT", "b", date(2026, 10, 1), date(2026, 10, 1), 999.0, "AUD", 1.0, "INV-6",
+        ("inv6", "ACCREC", "SUBMITTED", "b", date(2026, 10, 1), date(2026, 10, 1), 999.0, "AUD", 1.0, "INV-6",
          "Exclusive", 0.0, 0.0, 0.0),
         ("inv7", "ACCREC", "AUTHORISED", "a", date(2026, 12, 5), date(2026, 12, 25), 20.0, "AUD", 1.0, "INV-7",
          "Exclusive", 0.0, 0.0, 0.0),
@@ -83,7 +83,7 @@ def test_ar_ageing_nets_unapplied_credits_converts_currency_and_names_contacts()
     aged = receivables.ageing(_invoices(), _credits(), CONTACTS, "ACCREC", AS_AT, "AUD")
     # a: INV-1 100.00 is 30 days overdue, less the 30.00 credit note aged by its date (5 days): 70.00 in 1-30;
     #    INV-2 50.10 is current; INV-7 is dated after the as-at date and INV-3 is paid: total 120.10.
-    # b: INV-4 80.00 USD / 0.8 = 100.00 AUD, 121 days overdue. The draft INV-6 is not owed.
+    # b: INV-4 80.00 USD / 0.8 = 100.00 AUD, 121 days overdue. INV-6 awaits approval: not owed yet.
     # c: a 12.34 overpayment dated 76 days back: -12.34 in 61-90.
     assert aged["contact_id"].tolist() == ["a", "b", "c"]
     assert aged["contact_name"].tolist() == ["Acme Ltd", "Beta Inc", "Credit Only Co"]
