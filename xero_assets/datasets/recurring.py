@@ -102,29 +102,37 @@ def _carried(rows: pd.DataFrame, plan: pd.DataFrame, as_at: date) -> pd.DataFram
 def movements(customer_months: pd.DataFrame, as_at: date) -> pd.DataFrame:
     """MRR movements per customer and month from (contact_id, month index, mrr cents): every month from the
     customer's first to `as_at`'s is considered, and a month is kept when it has MRR or a movement (so the months
-    between a churn and a return have no row). Movements are signed and sum to the change in MRR."""
+    between a churn and a return have no row). Movements are signed and sum to the change in MRR. Vectorised: the
+    large tenant has some 200k customer-months."""
+    columns = ["contact_id", "month", "mrr", *MOVEMENTS]
+    if customer_months.empty:
+        return pd.DataFrame(columns=columns)
     current = int(_month_index(pd.Series([as_at])).iloc[0])
-    out = []
-    for contact_id, group in customer_months.groupby("contact_id", sort=True):
-        by_month = group.groupby("month")["mrr"].sum()
-        first = int(by_month.index.min())
-        series = by_month.reindex(range(first, current + 1), fill_value=0)
-        previous, ever = 0, False
-        for month, mrr in series.items():
-            moves = dict.fromkeys(MOVEMENTS, 0)
-            if previous == 0 and mrr > 0:
-                moves["reactivation" if ever else "new"] = mrr
-            elif previous > 0 and mrr == 0:
-                moves["churn"] = -previous
-            elif mrr > previous:
-                moves["expansion"] = mrr - previous
-            elif mrr < previous:
-                moves["contraction"] = mrr - previous
-            if mrr or previous:
-                out.append({"contact_id": contact_id, "month": month, "mrr": int(mrr), **moves})
-            ever = ever or mrr > 0
-            previous = int(mrr)
-    return pd.DataFrame(out, columns=["contact_id", "month", "mrr", *MOVEMENTS])
+    sums = customer_months.groupby(["contact_id", "month"], as_index=False)["mrr"].sum()
+    first = sums.groupby("contact_id")["month"].min()
+    span = (current - first + 1).clip(lower=1)
+    grid = pd.DataFrame({"contact_id": first.index.repeat(span.to_numpy())})
+    grid["month"] = first.repeat(span.to_numpy()).to_numpy() + grid.groupby("contact_id").cumcount().to_numpy()
+    grid = grid.merge(sums, on=["contact_id", "month"], how="left").fillna({"mrr": 0})
+    grid = grid.sort_values(["contact_id", "month"], ignore_index=True)
+    mrr = grid["mrr"].astype("int64")
+    by_customer = mrr.groupby(grid["contact_id"])
+    previous = by_customer.shift(1, fill_value=0).astype("int64")
+    billed_before = (
+        (mrr > 0).groupby(grid["contact_id"]).cummax().groupby(grid["contact_id"]).shift(1, fill_value=False)
+    )
+    starts, stops = (previous == 0) & (mrr > 0), (previous > 0) & (mrr == 0)
+    both = (previous > 0) & (mrr > 0)
+    change = mrr - previous
+    out = grid.assign(
+        mrr=mrr,
+        new=change.where(starts & ~billed_before, 0),
+        expansion=change.where(both & (change > 0), 0),
+        contraction=change.where(both & (change < 0), 0),
+        churn=change.where(stops, 0),
+        reactivation=change.where(starts & billed_before, 0),
+    )
+    return out[(mrr > 0) | (previous > 0)].reset_index(drop=True)[columns]
 
 
 def recurring_revenue(
