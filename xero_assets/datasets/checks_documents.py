@@ -25,7 +25,7 @@ from xero_assets.datasets import money
 from xero_assets.datasets.documents import is_inclusive
 from xero_assets.datasets.spec import CheckOutcome, DatasetCheck, DatasetInputs
 from xero_assets.store import typed
-from xero_assets.store.warehouse import report_cells
+from xero_assets.store.warehouse import raw_records, report_cells
 
 AGED_REPORT = {"ACCREC": "aged_receivables_by_contact", "ACCPAY": "aged_payables_by_contact"}
 CONTROL_ACCOUNT = {"ACCREC": "DEBTORS", "ACCPAY": "CREDITORS"}
@@ -107,14 +107,53 @@ def invoice_totals_against_lines(
 
 
 # --- reading what the checks compare against --------------------------------------------------------------------
+DOCUMENT_TABLES = ("xero_invoices", "xero_credit_notes", "xero_overpayments", "xero_prepayments")
+
+
 def stored_aged_reports(engine: sa.Engine, tenant_id: str, invoice_type: str) -> pd.DataFrame:
-    """The summary cells of the aged-by-contact reports the sync stored for one tenant (only what the check reads)."""
-    c = report_cells.c
-    query = sa.select(c.period, c.row_type, c.column_label, c.amount).where(
-        c.tenant_id == tenant_id, c.report == AGED_REPORT[invoice_type], c.row_type == "SummaryRow"
+    """The summary cells of the aged-by-contact reports the sync stored for one tenant (only what the check reads),
+    each with when it was read (`read_at`, naive UTC)."""
+    c, raw = report_cells.c, raw_records.c
+    report = AGED_REPORT[invoice_type]
+    same_report = (raw.tenant_id == c.tenant_id) & (raw.api == c.report) & (raw.record_id == c.period)
+    query = (
+        sa.select(c.period, c.row_type, c.column_label, c.amount, raw.last_seen.label("read_at"))
+        .select_from(report_cells.join(raw_records, same_report))
+        .where(c.tenant_id == tenant_id, c.report == report, c.row_type == "SummaryRow")
     )
     with engine.connect() as conn:
         return pd.read_sql(query, conn)
+
+
+def last_document_change(engine: sa.Engine, tenant_id: str) -> pd.DataFrame:
+    """Per contact, the newest UpdatedDateUTC of its invoices, credit notes, overpayments and prepayments."""
+    parts = []
+    for name in DOCUMENT_TABLES:
+        t = typed.TABLES[name]
+        parts.append(sa.select(t.c.contactid.label("contact_id"), t.c.updateddateutc.label("changed_at"))
+                     .where(t.c.tenant_id == tenant_id))  # fmt: skip
+    union = sa.union_all(*parts).subquery()
+    query = sa.select(union.c.contact_id, sa.func.max(union.c.changed_at).label("changed_at")).group_by(
+        union.c.contact_id
+    )
+    with engine.connect() as conn:
+        return pd.read_sql(query, conn)
+
+
+def current_aged_reports(cells: pd.DataFrame, changes: pd.DataFrame) -> pd.DataFrame:
+    """The stored reports still current: read after the contact's documents last changed. A report read before (a
+    contact paid off since is not asked again) shows what was due then, so it is left out, not compared; the
+    control-account check still covers that contact."""
+    joined = cells.merge(changes, left_on="period", right_on="contact_id", how="left")
+    current = joined["changed_at"].isna() | (pd.to_datetime(joined["read_at"]) >= pd.to_datetime(joined["changed_at"]))
+    return cells[current.to_numpy()]
+
+
+def comparable_aged_reports(engine: sa.Engine, tenant_id: str, invoice_type: str) -> pd.DataFrame:
+    """What the aged-report check compares with: the stored reports that are still current."""
+    return current_aged_reports(
+        stored_aged_reports(engine, tenant_id, invoice_type), last_document_change(engine, tenant_id)
+    )
 
 
 def control_account_balance(engine: sa.Engine, tenant_id: str, invoice_type: str, as_at: date) -> tuple[str, Decimal]:
@@ -149,7 +188,7 @@ def _outcome(differences: pd.DataFrame, what: str, compared: str) -> CheckOutcom
 def _ageing_vs_reports(invoice_type: str):  # type: ignore[no-untyped-def]
     def run(inputs: DatasetInputs, frame: pd.DataFrame | None, _: Mapping[str, pd.DataFrame]) -> CheckOutcome:
         assert frame is not None
-        cells = stored_aged_reports(inputs.engine, inputs.tenant_id, invoice_type)
+        cells = comparable_aged_reports(inputs.engine, inputs.tenant_id, invoice_type)
         if cells.empty:
             return CheckOutcome(True, f"no {AGED_REPORT[invoice_type]} stored (reports not granted or synced yet)")
         found = ageing_against_aged_reports(inputs.tenant_id, inputs.organisation.name, frame, cells)

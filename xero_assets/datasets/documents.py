@@ -3,12 +3,14 @@ sales and spend by (customer, account, region/department option), in document an
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import pandas as pd
+import sqlalchemy as sa
 
 from xero_assets.datasets import money
 from xero_assets.datasets.spec import DatasetInputs, DatasetSpec
+from xero_assets.store import typed
 
 INVOICE_COLUMNS = (
     "id", "type", "invoicenumber", "reference", "status", "date", "duedate", "lineamounttypes", "currencycode",
@@ -84,14 +86,42 @@ def invoice_lines(
     return money.money_columns(out, LINE_MONEY)
 
 
-def _build_invoice_lines(inputs: DatasetInputs, _: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    return invoice_lines(
-        inputs.typed("xero_invoices", INVOICE_COLUMNS),
-        inputs.typed("xero_invoice_line_items", LINE_COLUMNS),
-        inputs.typed("xero_contacts", ("id", "name")),
-        inputs.typed("xero_accounts", ("code", "name")),
-        inputs.organisation.base_currency,
+CHUNK_INVOICES = 10_000  # invoices per chunk: the large tenant's 500k lines are never in memory at once
+
+
+def invoice_id_ranges(inputs: DatasetInputs, size: int | None = None) -> Iterator[tuple[str, str]]:
+    """(first, last) invoice id of each run of `size` invoices in id order: ranges the line table's primary key
+    (tenant_id, parent_id, line_no) answers directly."""
+    table = typed.TABLES["xero_invoices"]
+    query = sa.select(table.c.id).where(table.c.tenant_id == inputs.tenant_id).order_by(table.c.id)
+    with inputs.engine.connect() as conn:
+        ids = list(conn.execute(query).scalars())
+    size = size or CHUNK_INVOICES
+    for start in range(0, len(ids), size):
+        yield ids[start], ids[min(start + size, len(ids)) - 1]
+
+
+def _read_range(inputs: DatasetInputs, table_name: str, columns: tuple[str, ...], id_column: str,
+                first: str, last: str) -> pd.DataFrame:  # fmt: skip
+    table = typed.TABLES[table_name]
+    query = sa.select(*(table.c[name] for name in columns)).where(
+        table.c.tenant_id == inputs.tenant_id, table.c[id_column] >= first, table.c[id_column] <= last
     )
+    with inputs.engine.connect() as conn:
+        return pd.read_sql(query, conn)
+
+
+def _build_invoice_lines(inputs: DatasetInputs, _: Mapping[str, pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    contacts = inputs.typed("xero_contacts", ("id", "name"))
+    accounts = inputs.typed("xero_accounts", ("code", "name"))
+    for first, last in invoice_id_ranges(inputs):
+        yield invoice_lines(
+            _read_range(inputs, "xero_invoices", INVOICE_COLUMNS, "id", first, last),
+            _read_range(inputs, "xero_invoice_line_items", LINE_COLUMNS, "parent_id", first, last),
+            contacts,
+            accounts,
+            inputs.organisation.base_currency,
+        )
 
 
 DATASETS = (

@@ -34,7 +34,7 @@ def _invoices() -> pd.DataFrame:
          "Exclusive", 80.0, 0.0, 80.0),
         ("inv5", "ACCPAY", "AUTHORISED", "a", date(2026, 10, 1), date(2026, 10, 1), 7.0, "AUD", 1.0, None,
          "Exclusive", 0.0, 0.0, 0.0),
-        ("inv6", "ACCREC", "DRAFT", "b", date(2026, 10, 1), date(2026, 10, 1), 999.0, "AUD", 1.0, "INV-6",
+        ("inv6", "ACCREC", "SUBMITTED", "b", date(2026, 10, 1), date(2026, 10, 1), 999.0, "AUD", 1.0, "INV-6",
          "Exclusive", 0.0, 0.0, 0.0),
         ("inv7", "ACCREC", "AUTHORISED", "a", date(2026, 12, 5), date(2026, 12, 25), 20.0, "AUD", 1.0, "INV-7",
          "Exclusive", 0.0, 0.0, 0.0),
@@ -83,7 +83,7 @@ def test_ar_ageing_nets_unapplied_credits_converts_currency_and_names_contacts()
     aged = receivables.ageing(_invoices(), _credits(), CONTACTS, "ACCREC", AS_AT, "AUD")
     # a: INV-1 100.00 is 30 days overdue, less the 30.00 credit note aged by its date (5 days): 70.00 in 1-30;
     #    INV-2 50.10 is current; INV-7 is dated after the as-at date and INV-3 is paid: total 120.10.
-    # b: INV-4 80.00 USD / 0.8 = 100.00 AUD, 121 days overdue. The draft INV-6 is not owed.
+    # b: INV-4 80.00 USD / 0.8 = 100.00 AUD, 121 days overdue. INV-6 awaits approval: not owed yet.
     # c: a 12.34 overpayment dated 76 days back: -12.34 in 61-90.
     assert aged["contact_id"].tolist() == ["a", "b", "c"]
     assert aged["contact_name"].tolist() == ["Acme Ltd", "Beta Inc", "Credit Only Co"]
@@ -153,8 +153,12 @@ def _mrr_inputs() -> tuple[pd.DataFrame, pd.DataFrame]:
         ("a3", "a", date(2026, 3, 5), 150.0, 1.0, "S1", "PAID"),
         ("a4", "a", date(2026, 6, 5), 120.0, 1.0, "S1", "DRAFT"),
         ("a5", "a", date(2026, 5, 5), 1000.0, 1.0, None, "AUTHORISED"),  # one-off: not recurring
-        # b, quarterly: 300.00 USD at 0.5 = 600.00 AUD, so 200.00 a month for Feb-Apr, carried while it runs
-        ("b1", "b", date(2026, 2, 1), 300.0, 0.5, "S2", "AUTHORISED"),
+        # b, quarterly: 300.00 USD at 0.5 = 600.00 AUD, so 200.00 a month for Mar-May, and June's invoice is not
+        # raised yet on 15 June while the schedule runs: carried
+        ("b1", "b", date(2026, 3, 1), 300.0, 0.5, "S2", "AUTHORISED"),
+        # e, monthly, billed January and February only: churned in March though its repeating invoice still runs
+        ("e1", "e", date(2026, 1, 10), 50.0, 1.0, "S5", "AUTHORISED"),
+        ("e2", "e", date(2026, 2, 10), 50.0, 1.0, "S5", "AUTHORISED"),
         # c, monthly: 80 then 60 (contraction); its repeating invoice was deleted, so May is a churn
         ("c1", "c", date(2026, 3, 1), 80.0, 1.0, "S3", "PAID"),
         ("c2", "c", date(2026, 4, 1), 60.0, 1.0, "S3", "PAID"),
@@ -168,11 +172,11 @@ def _mrr_inputs() -> tuple[pd.DataFrame, pd.DataFrame]:
     ).assign(type="ACCREC")
     schedules = pd.DataFrame(
         {
-            "id": ["S1", "S2", "S3", "S4"],
-            "status": ["AUTHORISED", "AUTHORISED", "DELETED", "AUTHORISED"],
-            "scheduleunit": ["MONTHLY", "MONTHLY", "MONTHLY", "WEEKLY"],
-            "scheduleperiod": [1, 3, 1, 1],
-            "enddate": [None, None, None, None],
+            "id": ["S1", "S2", "S3", "S4", "S5"],
+            "status": ["AUTHORISED", "AUTHORISED", "DELETED", "AUTHORISED", "AUTHORISED"],
+            "scheduleunit": ["MONTHLY", "MONTHLY", "MONTHLY", "WEEKLY", "MONTHLY"],
+            "scheduleperiod": [1, 3, 1, 1, 1],
+            "enddate": [None, None, None, None, None],
         }
     )
     return invoices, schedules
@@ -180,7 +184,7 @@ def _mrr_inputs() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def test_mrr_movements_for_new_expansion_contraction_churn_and_return() -> None:
     invoices, schedules = _mrr_inputs()
-    contacts = pd.DataFrame({"id": ["a", "b", "c", "d"], "name": ["A", "B", "C", "D"]})
+    contacts = pd.DataFrame({"id": ["a", "b", "c", "d", "e"], "name": ["A", "B", "C", "D", "E"]})
     mrr = recurring.recurring_revenue(invoices, schedules, contacts, date(2026, 6, 15), "AUD")
     rows = {(r.contact_id, r.month): r for r in mrr.itertuples()}
 
@@ -196,8 +200,9 @@ def test_mrr_movements_for_new_expansion_contraction_churn_and_return() -> None:
     assert ("a", "2026-05") not in rows  # between churn and return: nothing to show
     assert moves("a", "2026-06") == (D("120.00"), z, z, z, z, D("120.00"))
     assert rows[("a", "2026-01")].arr == D("1200.00")
-    assert [moves("b", m)[0] for m in ("2026-02", "2026-03", "2026-04", "2026-05", "2026-06")] == [D("200.00")] * 5
-    assert moves("b", "2026-02")[1] == D("200.00")
+    assert [moves("b", m)[0] for m in ("2026-03", "2026-04", "2026-05", "2026-06")] == [D("200.00")] * 4
+    assert moves("b", "2026-03")[1] == D("200.00")
+    assert moves("e", "2026-03") == (z, z, z, z, D("-50.00"), z) and ("e", "2026-04") not in rows
     assert moves("c", "2026-04") == (D("60.00"), z, z, D("-20.00"), z, z)
     assert moves("c", "2026-05") == (z, z, z, z, D("-60.00"), z)
     assert ("c", "2026-06") not in rows
@@ -272,18 +277,27 @@ def _org(tenant: str, name: str, currency: str) -> Organisation:
     return Organisation(tenant, name, currency, "AU", 30, 6)
 
 
+def _kpis(revenue: str, dso: float, currency: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "kpi": ["revenue", "dso_days", "cash"],
+            "label": ["Revenue", "DSO", "Cash"],
+            "value": [D(revenue), D(str(dso)), None],  # cash unknown: never counted as 0
+            "unit": ["currency", "days", "currency"],
+            "period": ["2026-10", "2026-08..2026-10", "2026-11"],
+            "currency": [currency, None, currency],
+        }
+    )
+
+
 def test_rollup_sums_only_within_a_currency_and_converts_only_with_rates() -> None:
     organisations = {
         "t1": _org("t1", "Alpha", "AUD"),
         "t2": _org("t2", "Bravo", "AUD"),
         "t3": _org("t3", "Kiwi", "NZD"),
     }
-    kpis = {
-        "t1": pd.DataFrame({"kpi": ["revenue", "dso_days"], "value": [D("100.10"), 30.0]}),
-        "t2": pd.DataFrame({"kpi": ["revenue", "dso_days"], "value": [D("200.20"), 40.0]}),
-        "t3": pd.DataFrame({"kpi": ["revenue", "dso_days"], "value": [D("50.00"), 50.0]}),
-    }
-    without = rollup.rollup(kpis, organisations, {"revenue"}, target="AUD")
+    kpis = {"t1": _kpis("100.10", 30, "AUD"), "t2": _kpis("200.20", 40, "AUD"), "t3": _kpis("50.00", 50, "NZD")}
+    without = rollup.rollup(kpis, organisations, target="AUD")
 
     def one(frame: pd.DataFrame, scope: str, kpi: str, currency: str) -> pd.Series:
         rows = frame[(frame["scope"] == scope) & (frame["kpi"] == kpi) & (frame["currency"] == currency)]
@@ -291,16 +305,17 @@ def test_rollup_sums_only_within_a_currency_and_converts_only_with_rates() -> No
         return rows.iloc[0]
 
     assert one(without, "organisation", "revenue", "NZD")["organisation_name"] == "Kiwi"
-    assert one(without, "currency_total", "revenue", "AUD")["value"] == D("300.30")
+    assert one(without, "currency_total", "revenue", "AUD")["value"] == D("300.30")  # Alpha + Bravo
     assert one(without, "currency_total", "revenue", "NZD")["value"] == D("50.00")
     converted = one(without, "converted_total", "revenue", "AUD")
     assert converted["value"] is None and "NZD" in converted["note"]
     assert set(without.loc[without["kpi"] == "dso_days", "scope"]) == {"organisation"}  # a day count is never summed
+    assert set(without.loc[without["kpi"] == "cash", "scope"]) == {"organisation"}  # unknown, so no total of zeros
 
-    # 1 AUD = 1.1 NZD: 50.00 NZD = 45.4545... AUD; 300.30 + 45.45 = 345.75 (345.7545 to the cent).
-    rated = rollup.rollup(kpis, organisations, {"revenue"}, rates={"NZD": D("1.1")}, target="AUD")
-    total = rated[(rated["scope"] == "converted_total") & (rated["kpi"] == "revenue")].iloc[0]
-    assert total["value"] == D("345.75") and total["currency"] == "AUD"
+    # 1 AUD = 1.1 NZD: 50.00 NZD = 45.4545... AUD; 300.30 + 45.4545 = 345.7545 = 345.75 to the cent.
+    rated = rollup.rollup(kpis, organisations, rates={"NZD": D("1.1")}, target="AUD")
+    total = one(rated, "converted_total", "revenue", "AUD")
+    assert total["value"] == D("345.75") and "1.1 NZD" in total["note"]
 
 
 def test_checks_name_the_contact_and_invoice_and_the_difference() -> None:
@@ -338,3 +353,35 @@ def test_checks_name_the_contact_and_invoice_and_the_difference() -> None:
     assert wrong[["invoice_id", "invoice", "period", "figure", "difference"]].values.tolist() == [
         ["inv8", "INV-8 (ACCREC)", "2026-12", "total: lines + tax", D("1.00")]
     ]
+
+
+def test_an_aged_report_read_before_the_contacts_documents_changed_is_not_compared() -> None:
+    from datetime import datetime
+
+    cells = pd.DataFrame(
+        {
+            "period": ["a", "b", "c"],
+            "row_type": ["SummaryRow"] * 3,
+            "column_label": ["Due"] * 3,
+            "amount": [1.0, 2.0, 3.0],
+            "read_at": [datetime(2026, 11, 30, 9)] * 3,
+        }
+    )
+    changes = pd.DataFrame(
+        {"contact_id": ["a", "b"], "changed_at": [datetime(2026, 11, 30, 8), datetime(2026, 11, 30, 10)]}
+    )
+    # a changed before its report was read: current. b was paid after the read: stale. c: nothing known, current.
+    assert checks_documents.current_aged_reports(cells, changes)["period"].tolist() == ["a", "c"]
+
+
+def test_key_figures_for_dagster_metadata() -> None:
+    aged = receivables.ageing(_invoices(), _credits(), CONTACTS, "ACCREC", AS_AT, "AUD")
+    # 207.76 due, of which all but INV-2's current 50.10 is overdue
+    assert receivables.ageing_figures(aged) == {"total_due": 207.76, "overdue": 157.66, "contacts": 3.0}
+    invoices, schedules = _mrr_inputs()
+    contacts = pd.DataFrame({"id": ["a", "b", "c", "d"], "name": ["A", "B", "C", "D"]})
+    figures = recurring.mrr_figures(
+        recurring.recurring_revenue(invoices, schedules, contacts, date(2026, 6, 15), "AUD")
+    )
+    # June: a 120.00 (back) + b 200.00 (carried) + d 43.33 (new) = 363.33; ARR 12 x that
+    assert (figures["mrr"], figures["arr"], figures["new"], figures["reactivation"]) == (363.33, 4359.96, 43.33, 120.0)
