@@ -62,9 +62,17 @@ def preview(frame: pd.DataFrame, org: Organisation) -> dg.MetadataValue:
     named = [c for c in frame.columns if c.endswith("_id") and f"{c[:-3]}_name" in frame.columns]
     if "line" in frame.columns and "account_name" in frame.columns:
         named.append("line")
-    shown = frame.head(PREVIEW_ROWS).drop(columns=named).astype(object)
-    shown = shown.where(shown.notna(), "")
+    shown = frame.drop(columns=named)
     shown.insert(0, "organisation", org.name)
+    return preview_rows(shown)
+
+
+def preview_rows(frame: pd.DataFrame) -> dg.MetadataValue:
+    """The first rows as a markdown table, empty cells blank, numbers exactly as stored (never re-rounded)."""
+    if frame.empty:
+        return dg.MetadataValue.md("_no rows_")
+    shown = frame.head(PREVIEW_ROWS).astype(object)
+    shown = shown.where(shown.notna(), "")
     return dg.MetadataValue.md(shown.to_markdown(index=False, disable_numparse=True))
 
 

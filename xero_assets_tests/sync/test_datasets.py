@@ -27,6 +27,8 @@ from xero_assets.datasets.spec import CheckOutcome, DatasetInputs, DatasetSkippe
 from xero_assets.defs.checks import DATASET_CHECKS
 from xero_assets.defs.dashboards import BY_NAME, DATASETS, dashboards, dataset_key, granted_apis
 from xero_assets.defs.partitions import TENANT_PARTITIONS_NAME
+from xero_assets.defs.resources import WarehouseResource
+from xero_assets.defs.rollup import ROLLUP, kpi_rollup
 from xero_assets.sandbox.server import running_sandbox
 from xero_assets.store.warehouse import flatten_report
 from xero_assets.xero.scopes import all_scopes
@@ -238,6 +240,33 @@ def test_on_postgresql_money_is_numeric_and_every_check_passes(postgres_url: str
     engine.dispose()
     assert isinstance(kinds["amount"], sa.Numeric) and kinds["amount"].scale == 2
     assert keys == ["tenant_id", "month", "line"] and isinstance(stored, Decimal)
+
+
+def test_the_rollup_totals_each_currency_and_converts_only_with_every_rate(
+    world: tuple[Synced, dict[str, str]],
+) -> None:
+    synced, countries = world
+    cash: dict[str, Decimal] = {}
+    for tenant in countries.values():
+        built, _ = build_and_check(inputs_for(synced, tenant, journals=True), ("kpis",))
+        currency = organisation(synced.warehouse, tenant).base_currency
+        cash[currency] = built["kpis"].set_index("kpi").loc["cash", "value"]
+    config = {
+        "ops": {"dashboards__rollup": {"config": {"target_currency": "AUD", "rates": {"NZD": "1.10", "GBP": "0.50"}}}}
+    }
+    result = dg.materialize(
+        [kpi_rollup], resources={"warehouse": WarehouseResource(database_url=synced.database_url)}, run_config=config
+    )
+    assert result.success
+    rollup = read_dataset(synced.warehouse.engine, ROLLUP, "*")
+    cash_rows = rollup[rollup["kpi"] == "cash"].set_index(["scope", "currency"])
+    for currency, value in cash.items():  # one organisation per currency: its own figure, and its currency's total
+        assert cash_rows.loc[("organisation", currency), "value"] == value
+        assert cash_rows.loc[("currency_total", currency), "value"] == value
+    converted = cash_rows.loc[("converted_total", "AUD")]
+    assert converted["value"] is None and "no USD to AUD rate" in converted["note"]  # never a silent sum
+    ratios = rollup[(rollup["kpi"] == "current_ratio") & (rollup["scope"] != "organisation")]
+    assert ratios.empty  # ratios are listed per organisation, never summed
 
 
 # --- the tests below change the sandbox's books, each on its own organisation, so they run after the others ---
