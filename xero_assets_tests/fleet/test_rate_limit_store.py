@@ -27,8 +27,8 @@ def test_two_instances_interleave_their_starts_one_interval_apart(database_url: 
 
 def test_a_pause_in_one_holds_the_other(database_url: str) -> None:
     first, second = _pair(database_url)
-    first.pause(KEY, 3.0)
-    assert second.reserve(KEY, 0.1) == pytest.approx(3.0, abs=0.1)
+    first.pause(KEY, 30.0)
+    assert 25.0 < second.reserve(KEY, 0.1) <= 30.0  # less the time the answer took to arrive
 
 
 def test_the_day_stops_while_the_calls_in_flight_could_still_spend_it(database_url: str) -> None:
