@@ -121,12 +121,14 @@ def sync(
         _quiet_logging(True)
     if bool(tenant_id) == all_tenants:
         raise click.UsageError("give exactly one of --tenant ID or --all")
-    from xero_assets.exit_codes import explained_errors
-    from xero_assets.preflight import check_select, sync_targets
+    from xero_assets.exit_codes import RECONNECT, explained_errors, report
+    from xero_assets.preflight import check_select, reconnect_line, sync_targets
 
     with explained_errors():
         check_select(select.split(",") if select else None)  # refused in a second, before Dagster is imported
-        sync_targets(tenant_id)
+        tenants, unusable = sync_targets(tenant_id)
+        if unusable and not tenants:  # `--all` with every tenant needing reconnecting: exit 3, no Dagster needed
+            ctx.exit(report([(reconnect_line(c), RECONNECT) for c in unusable]))
         from xero_assets.runner import run_sync
 
         code = run_sync(

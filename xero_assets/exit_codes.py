@@ -45,3 +45,13 @@ def explained_errors() -> Iterator[None]:
         yield
     except (XeroError, ConfigError, SecretKeyError, ConfigProblem) as exc:
         raise CommandFailed(str(exc), exit_code_for(exc)) from exc
+
+
+def report(lines: list[tuple[str, int]]) -> int:
+    """Print each tenant's (line, exit code), the worst last (it is what a person reads first), and return the worst
+    code: reconnecting beats a failed API, which beats success."""
+    rank = {OK: 0, API_FAILED: 1, RECONNECT: 2}
+    ordered = sorted(lines, key=lambda item: rank.get(item[1], 3))
+    for text, _ in ordered:
+        print(text, flush=True)  # plain print: rich would wrap the line at the terminal's width
+    return ordered[-1][1] if ordered else OK

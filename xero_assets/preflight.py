@@ -51,13 +51,17 @@ def check_tokens_readable(store: TokenStore) -> None:
 
 
 def check_select(select: Sequence[str] | None) -> list[str]:
-    """The `--select` API names, each checked against the catalog (an unknown one is bad usage, exit 2)."""
+    """The `--select` API names, each one the sync can materialize (anything else is bad usage, exit 2): a name the
+    catalog keeps only to explain it (an API Xero removed) is refused with that explanation."""
     names = [name.strip() for name in select or () if name.strip()]
-    unknown = [name for name in names if name not in catalog.BY_NAME]
-    if unknown:
+    syncable = {api.name for api in catalog.SYNCABLE}
+    for name in names:
+        if name in syncable:
+            continue
+        known = catalog.BY_NAME.get(name)
+        why = f"{known.description.rstrip('.')}" if known is not None else "no such API in the catalog"
         raise CommandFailed(
-            f"unknown API {', '.join(repr(n) for n in unknown)} in --select; the catalog's names are: "
-            f"{', '.join(sorted(catalog.BY_NAME))}",
+            f"--select {name!r} cannot be synced ({why}); the APIs that can be: {', '.join(sorted(syncable))}",
             BAD_USAGE,
         )
     return names

@@ -132,7 +132,7 @@ def materialize_tenant(
     error, failure = (None, {}) if result.success else _failure_metadata(result)
     wants_datasets = keys is None
     built = wants_datasets and result.success
-    if wants_datasets and not result.success and not failure.get("reconnect"):
+    if wants_datasets and not result.success:
         rebuild = _materialize(tenant_id, instance, DASHBOARDS, {"loggers": config["loggers"]}, overrides)
         events += rebuild.get_asset_materialization_events()
         built = rebuild.success
@@ -170,9 +170,8 @@ def summary_table(run: TenantRun) -> Table:
     return table
 
 
-def _listed(statuses: dict[str, str], prefix: str, limit: int = 3) -> str:
-    items = [f"{api} ({status.removeprefix(prefix).strip(': ')})" for api, status in sorted(statuses.items())]
-    return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
+def _listed(statuses: dict[str, str], prefix: str) -> str:
+    return ", ".join(f"{api} ({status.removeprefix(prefix).strip(': ')})" for api, status in sorted(statuses.items()))
 
 
 def outcome_line(run: TenantRun) -> tuple[str, int]:
@@ -234,14 +233,4 @@ def run_sync(
             )  # fmt: skip
         console.print(summary_table(run))
         lines.append(outcome_line(run))
-    return report(lines)
-
-
-def report(lines: list[tuple[str, int]]) -> int:
-    """Print each tenant's line, the worst last (it is what a person reads first), and return its exit code:
-    reconnecting beats a failed API, which beats success."""
-    rank = {exit_codes.OK: 0, exit_codes.API_FAILED: 1, exit_codes.RECONNECT: 2}
-    ordered = sorted(lines, key=lambda item: rank.get(item[1], 3))
-    for text, _ in ordered:
-        print(text, flush=True)  # plain print: rich would wrap the line at the terminal's width
-    return ordered[-1][1] if ordered else exit_codes.OK
+    return exit_codes.report(lines)
