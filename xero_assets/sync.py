@@ -75,13 +75,11 @@ class SyncResult:
     row_count: int = 0
     seconds: float = 0.0
     full_read: bool = False
-    failed: str | None = None
 
     @property
     def status(self) -> str:
-        """The API's outcome in this run: synced, unchanged, skipped (reason), paused (day limit) or failed (reason)."""
-        if self.failed:
-            return f"failed: {self.failed}"
+        """The API's outcome in this run: synced, unchanged, skipped (reason) or paused (day limit). An API that
+        failed has no result: `TenantSyncError.failed` says why."""
         if self.skipped:
             return f"skipped: {self.skipped}"
         if self.paused_until:

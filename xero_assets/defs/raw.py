@@ -144,7 +144,7 @@ def failure(wh: Warehouse, xero: XeroResource, exc: TenantSyncError) -> dg.Failu
         metadata["not_started"] = dg.MetadataValue.json(exc.not_started)
     if exc.stopped_by is not None:
         store = xero.token_store()
-        if isinstance(exc.stopped_by, TenantNotConnected):
+        if isinstance(exc.stopped_by, TenantNotConnected) and exc.stopped_by.path:  # Xero's 403, not our store's
             store.mark_disconnected_at_xero(exc.tenant_id)
         connection = store.get_connection(exc.tenant_id)
         if connection is not None:
