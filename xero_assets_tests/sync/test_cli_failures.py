@@ -439,6 +439,8 @@ def test_a_connection_removed_at_xero_stops_the_tenant_at_the_first_403(world: W
         f"{_label(world, 'removed')}: Disconnected at Xero. Tenant {tenant} is not connected"
     )
     assert "403 AuthenticationUnsuccessful" in ran.last_line and "`xero-assets connect`" in ran.last_line
+    # the first 403 stopped the tenant: no other case meets a 403, so the sandbox answered exactly one
+    assert world.sandbox.app_state.stats.snapshot()["by_status"].get("403") == 1
     _nothing_lost_and_datasets_built(world, ran, "removed")
     store = world.store(ran.db)
     try:
