@@ -94,7 +94,7 @@ class Ran:
 def _cli(args: list[str], env: dict[str, str], db: Path, cwd: Path) -> Ran:
     started = time.perf_counter()
     done = subprocess.run(
-        [CLI, *args], env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=400
+        [CLI, *args], env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900
     )
     return Ran(done.returncode, done.stdout, db, env, time.perf_counter() - started)
 
@@ -478,3 +478,7 @@ def test_the_day_limit_says_when_to_sync_again(world: World, runs: dict[str, Ran
     assert ran.last_line.startswith(f"{_label(world, 'day_limit')}: Xero answered 429 (day limit reached); ")
     assert "Wait until the day limit resets at " in ran.last_line and " UTC on " in ran.last_line
     _nothing_lost_and_datasets_built(world, ran, "day_limit")
+
+
+# The first test's setup runs every case's CLI at once: seconds of CPU each, far longer on a loaded machine.
+pytestmark = pytest.mark.timeout(1200)
