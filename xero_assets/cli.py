@@ -1,14 +1,63 @@
 """`xero-assets`: the command line. Each command only parses options and calls the layer that does the work,
-imported lazily so `xero-assets --help` stays fast."""
+imported lazily so `xero-assets --help` stays fast.
+
+Every failure ends with one line a person can act on and an exit code (`xero_assets.exit_codes`); tracebacks are
+shown only with `--debug` (Dagster's event log keeps them either way).
+"""
 
 from __future__ import annotations
 
+import logging
+import sys
+import warnings
+
 import click
 
+EXIT_CODES_HELP = (
+    "Exit codes: 0 all synced; 1 some API failed (the others synced); 2 bad usage or configuration (nothing "
+    "written); 3 a tenant needs reconnecting."
+)
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+
+class _Group(click.Group):
+    """Turns any unexpected exception into one line (exit 1) unless --debug asked for the traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if _debugging(ctx):
+                raise
+            sys.stdout.flush()
+            raise click.ClickException(
+                f"unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} (run again with "
+                "--debug for the traceback)"
+            ) from exc
+
+
+def _debugging(ctx: click.Context) -> bool:
+    return bool((ctx.find_root().obj or {}).get("debug"))
+
+
+def _quiet_logging(debug: bool) -> None:
+    """Without --debug nothing but our lines reaches the terminal: Python's last-resort handler would print the
+    sync's warnings (with their tracebacks) to stderr, and Dagster's beta warnings are not for end users."""
+    if debug:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        return
+    logging.getLogger().addHandler(logging.NullHandler())
+    warnings.filterwarnings("ignore")
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_HELP)
+@click.option("--debug", is_flag=True, help="Show tracebacks and Dagster's log on the terminal.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
     """Sync every Xero API, per organisation, into a SQL warehouse (a Dagster asset graph)."""
+    ctx.obj = {"debug": debug}
+    _quiet_logging(debug)
 
 
 @main.command()
@@ -46,18 +95,50 @@ def sandbox(
     serve_forever(config, host=host, port=port)
 
 
-@main.command()
-@click.option("--tenant", "tenant_id", help="One tenant id (see `xero-assets connections`).")
-@click.option("--all", "all_tenants", is_flag=True, help="Every active tenant.")
+@main.command(epilog=EXIT_CODES_HELP)
+@click.option("--tenant", "tenant_id", help="One tenant, by id or name (see `xero-assets connections`).")
+@click.option("--all", "all_tenants", is_flag=True, help="Every connected tenant (those needing reconnecting: exit 3).")
 @click.option("--select", help="Comma-separated API names from the catalog (default: every granted API).")
 @click.option("--full-refresh", is_flag=True, help="Re-read everything and find records Xero no longer returns.")
-def sync(tenant_id: str | None, all_tenants: bool, select: str | None, full_refresh: bool) -> None:
-    """Materialize the sync in-process, with progress, and print a summary table."""
-    from xero_assets.runner import run_sync
-
+@click.option(
+    "--allow-mass-delete", is_flag=True, help="Let a full refresh flag more than half of an API's records deleted."
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks and Dagster's log on the terminal.")
+@click.pass_context
+def sync(
+    ctx: click.Context,
+    tenant_id: str | None,
+    all_tenants: bool,
+    select: str | None,
+    full_refresh: bool,
+    allow_mass_delete: bool,
+    debug: bool,
+) -> None:
+    """Materialize the sync in-process; print a summary table per tenant and, last, one line per tenant saying
+    what happened and what to do."""
+    if debug and not _debugging(ctx):
+        ctx.find_root().obj["debug"] = True
+        _quiet_logging(True)
     if bool(tenant_id) == all_tenants:
         raise click.UsageError("give exactly one of --tenant ID or --all")
-    run_sync(tenant_id=tenant_id, select=select.split(",") if select else None, full_refresh=full_refresh)
+    from xero_assets.exit_codes import RECONNECT, explained_errors, report
+    from xero_assets.preflight import check_select, reconnect_line, sync_targets
+
+    with explained_errors():
+        check_select(select.split(",") if select else None)  # refused in a second, before Dagster is imported
+        tenants, unusable = sync_targets(tenant_id)
+        if unusable and not tenants:  # `--all` with every tenant needing reconnecting: exit 3, no Dagster needed
+            ctx.exit(report([(reconnect_line(c), RECONNECT) for c in unusable]))
+        from xero_assets.runner import run_sync
+
+        code = run_sync(
+            tenant_id=tenant_id,
+            select=select.split(",") if select else None,
+            full_refresh=full_refresh,
+            allow_mass_delete=allow_mass_delete,
+            debug=_debugging(ctx),
+        )
+    ctx.exit(code)
 
 
 @main.command()

@@ -23,10 +23,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import click
 
-from xero_assets.store.crypto import SecretKeyError, cipher_from_env
+from xero_assets.preflight import check_database, check_tokens_readable
+from xero_assets.store.crypto import cipher_from_env
 from xero_assets.store.db import database_url_from_env, make_engine
-from xero_assets.store.tokens import Connection, ConnectionStatus, TokenStore
-from xero_assets.xero.config import ConfigError, XeroAppConfig
+from xero_assets.store.tokens import Connection, ConnectionStatus, TokenStore, stored_token_count
+from xero_assets.xero.config import XeroAppConfig
 from xero_assets.xero.errors import ReauthorizationRequired, XeroError
 from xero_assets.xero.oauth import AuthorizationRequest, XeroOAuth
 
@@ -57,18 +58,32 @@ def _explained(command: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(command)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
+        from xero_assets.exit_codes import explained_errors
+
+        with explained_errors():
             return command(*args, **kwargs)
-        except (XeroError, ConfigError, SecretKeyError) as exc:
-            raise click.ClickException(str(exc)) from exc
 
     return run
 
 
-def open_store(config: XeroAppConfig | None = None) -> TokenStore:
-    """The token store over XERO_ASSETS_DATABASE_URL with the app from the environment (the CLI's wiring)."""
+def open_store(config: XeroAppConfig | None = None, *, verify_key: bool = False) -> TokenStore:
+    """The token store over XERO_ASSETS_DATABASE_URL with the app from the environment (the CLI's wiring).
+
+    Checked first: the database answers, and a missing key is never replaced while tokens are stored; with
+    `verify_key`, every stored consent must decrypt (commands that read tokens; not `connect`, which may be how a
+    lost key is recovered from)."""
     config = config or XeroAppConfig.from_env()
-    return TokenStore(make_engine(database_url_from_env()), cipher_from_env(), XeroOAuth(config), owns_engine=True)
+    engine = make_engine(database_url_from_env())
+    try:
+        check_database(engine)
+        cipher = cipher_from_env(stored_tokens=lambda: stored_token_count(engine))
+        store = TokenStore(engine, cipher, XeroOAuth(config), owns_engine=True)
+        if verify_key:
+            check_tokens_readable(store)
+    except BaseException:
+        engine.dispose()
+        raise
+    return store
 
 
 # --- connect ---------------------------------------------------------------------------------------------------------
@@ -205,7 +220,7 @@ def connection_rows(connections: Iterable[Connection]) -> list[dict[str, str]]:
 @_explained
 def print_connections(*, include_removed: bool = False, echo: Echo = click.echo) -> None:
     """`xero-assets connections`: one line per tenant with status, scopes and last token refresh."""
-    store = open_store()
+    store = open_store(verify_key=True)
     try:
         rows = connection_rows(store.list_connections(include_removed=include_removed))
     finally:

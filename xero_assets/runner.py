@@ -1,60 +1,111 @@
-"""`xero-assets sync`: materialize a tenant's assets in-process, with progress, and print a summary table.
+"""`xero-assets sync`: materialize a tenant's assets in-process, with progress, a summary table and one last line.
 
 In-process `dg.materialize` (tens of milliseconds of overhead) rather than launching a run through a daemon (seconds),
 on the Dagster instance in DAGSTER_HOME when set (so the runs show up in the UI) or an ephemeral one. It is the same
 multi-asset the UI's "Materialize" runs, so the CLI and the UI cannot drift apart.
+
+Before anything is written (a partition, a run) the command checks what it can: the database answers, the key
+decrypts the stored tokens, `--select` names catalog APIs and the tenant is connected. After the run the last line
+says, per tenant, what happened and what to do; the exit code classifies it (`xero_assets.exit_codes`).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
 from rich.console import Console
 from rich.table import Table
 
-from xero_assets import catalog
+from xero_assets import exit_codes
 from xero_assets.definitions import defs, resources
 from xero_assets.defs.partitions import TENANT_PARTITIONS_NAME
 from xero_assets.defs.raw import raw_key
 from xero_assets.fleet import for_each_tenant, max_parallel_tenants
+from xero_assets.preflight import check_select, reconnect_line, sync_targets
+from xero_assets.store.tokens import Connection
 
 console = Console()
+
+DASHBOARDS = dg.AssetSelection.groups("dashboards")
 
 
 @dataclass
 class TenantRun:
-    """One tenant's materialization: whether it succeeded and each asset's metadata."""
+    """One tenant's materialization: each asset's metadata and, when the sync failed, why (from the step's Failure)."""
 
     tenant_id: str
     success: bool
     assets: dict[str, dict[str, Any]]
     error: str | None = None
+    tenant_name: str = ""
+    failed: dict[str, str] = field(default_factory=dict)  # API -> our message
+    reconnect: str | None = None  # the connection's status when only reconnecting helps
+    datasets_built: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.tenant_name} ({self.tenant_id})" if self.tenant_name else self.tenant_id
+
+    def statuses(self, prefix: str) -> dict[str, str]:
+        """{API: status} of the raw APIs whose status starts with `prefix` (skipped, paused ...)."""
+        return {
+            key.split("/", 1)[-1]: str(meta["status"])
+            for key, meta in self.assets.items()
+            if key.startswith("xero/") and str(meta.get("status", "")).startswith(prefix)
+        }
 
 
 def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
 
 
-def active_tenants() -> list[str]:
-    """Every active connection in the token store."""
-    from xero_assets.connections import open_store
-
-    store = open_store()
-    try:
-        return [c.tenant_id for c in store.list_connections() if c.active]
-    finally:
-        store.close()
-
-
 def selection_for(select: Sequence[str] | None) -> list[dg.AssetKey] | None:
-    """Asset keys for `--select` API names (checked against the catalog), or None for every asset."""
-    if not select:
-        return None
-    return [raw_key(catalog.get(name.strip()).name) for name in select if name.strip()]
+    """Asset keys for `--select` API names (an unknown one is bad usage, exit 2), or None for every asset."""
+    names = check_select(select)
+    return [raw_key(name) for name in names] if names else None
+
+
+def _run_config(full_refresh: bool, allow_mass_delete: bool, debug: bool) -> dict[str, Any]:
+    # Without --debug, Dagster's console logger stays silent: its step failures carry tracebacks, which stay in
+    # Dagster's event log; the summary table and the last line say what happened.
+    level = "DEBUG" if debug else "CRITICAL"
+    return {
+        "ops": {"xero_sync": {"config": {"full_refresh": full_refresh, "allow_mass_delete": allow_mass_delete}}},
+        "loggers": {"console": {"config": {"log_level": level}}},
+    }
+
+
+def _failure_metadata(result: dg.ExecuteInProcessResult) -> tuple[str | None, dict[str, Any]]:
+    """The first failed step's message and the metadata our dg.Failure attached (failed APIs, reconnect)."""
+    for event in result.all_events:
+        if event.event_type_value != "STEP_FAILURE":
+            continue
+        data = event.step_failure_data
+        user = data.user_failure_data if data is not None else None
+        if user is None:
+            message = data.error.message.strip() if data is not None and data.error is not None else event.message
+            return message, {}
+        return user.description, {k: v.value for k, v in user.metadata.items()}
+    return None, {}
+
+
+def _materialize(
+    tenant_id: str, instance: dg.DagsterInstance, selection: Any, run_config: dict[str, Any], overrides: dict[str, Any]
+) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        list(defs.assets or []),
+        partition_key=tenant_id,
+        instance=instance,
+        resources={**resources(), **overrides},
+        selection=selection,
+        run_config=run_config,
+        raise_on_error=False,
+        tags={"xero_assets/source": "cli"},
+    )
 
 
 def materialize_tenant(
@@ -62,43 +113,51 @@ def materialize_tenant(
     *,
     select: Sequence[str] | None = None,
     full_refresh: bool = False,
+    allow_mass_delete: bool = False,
     instance: dg.DagsterInstance | None = None,
     resource_overrides: dict[str, Any] | None = None,
+    tenant_name: str = "",
+    debug: bool = False,
 ) -> TenantRun:
-    """Materialize one tenant's partition (every asset, or the selected raw APIs) and collect the metadata."""
+    """Materialize one tenant's partition (every asset, or the selected raw APIs) and collect the metadata.
+
+    When some API fails, its step fails and Dagster skips what is downstream of it in that run; the datasets are
+    then built in a second run from what is stored, so one failing API never costs the tenant its dashboards."""
     instance = instance or _instance()
     if not instance.has_dynamic_partition(TENANT_PARTITIONS_NAME, tenant_id):
         instance.add_dynamic_partitions(TENANT_PARTITIONS_NAME, [tenant_id])
-    assets = list(defs.assets or [])
     keys = selection_for(select)
-    result = dg.materialize(
-        assets,
-        partition_key=tenant_id,
-        instance=instance,
-        resources={**resources(), **(resource_overrides or {})},
-        selection=keys,
-        run_config={
-            "ops": {"xero_sync": {"config": {"full_refresh": full_refresh}}},
-            "loggers": {"console": {"config": {"log_level": "WARNING"}}},  # the summary table says what happened
-        },
-        raise_on_error=False,
-        tags={"xero_assets/source": "cli"},
-    )
+    config = _run_config(full_refresh, allow_mass_delete, debug)
+    overrides = resource_overrides or {}
+    result = _materialize(tenant_id, instance, keys, config, overrides)
+    events = list(result.get_asset_materialization_events())
+    error, failure = (None, {}) if result.success else _failure_metadata(result)
+    wants_datasets = keys is None
+    built = wants_datasets and result.success
+    if wants_datasets and not result.success:
+        rebuild = _materialize(tenant_id, instance, DASHBOARDS, {"loggers": config["loggers"]}, overrides)
+        events += rebuild.get_asset_materialization_events()
+        built = rebuild.success
     metadata = {
         event.asset_key.to_user_string(): {k: v.value for k, v in event.materialization.metadata.items()}
-        for event in result.get_asset_materialization_events()
+        for event in events
         if event.asset_key is not None
     }
-    error = None
-    if not result.success:
-        failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-        error = failures[0].message if failures else "the run failed"
-    return TenantRun(tenant_id, result.success, metadata, error)
+    return TenantRun(
+        tenant_id,
+        result.success,
+        metadata,
+        error,
+        tenant_name=tenant_name,
+        failed=dict(failure.get("failed_apis") or {}),
+        reconnect=failure.get("reconnect"),
+        datasets_built=built,
+    )
 
 
 def summary_table(run: TenantRun) -> Table:
-    """One row per asset: status, rows inserted/updated/unchanged, calls, stored rows."""
-    table = Table(title=f"tenant {run.tenant_id}", show_lines=False)
+    """One row per asset: status, rows inserted/updated/unchanged, calls, stored rows; failed APIs too."""
+    table = Table(title=f"tenant {run.label}", show_lines=False)
     for column in ("asset", "status", "inserted", "updated", "unchanged", "calls", "rows"):
         table.add_column(column, justify="left" if column in ("asset", "status") else "right")
     totals = {"rows_inserted": 0, "rows_updated": 0, "rows_unchanged": 0, "api_calls": 0, "dagster/row_count": 0}
@@ -106,35 +165,79 @@ def summary_table(run: TenantRun) -> Table:
         meta = run.assets[key]
         for name in totals:
             totals[name] += int(meta.get(name) or 0)
-        table.add_row(
-            key,
-            str(meta.get("status", "built")),
-            *(str(meta.get(name, "")) for name in totals),
-        )
+        table.add_row(key, str(meta.get("status", "built")), *(str(meta.get(name, "")) for name in totals))
+    for api in sorted(run.failed):
+        table.add_row(f"xero/{api}", "[red]failed[/red]", *("" for _ in totals))
     table.add_row("[bold]total", "", *(f"[bold]{value}" for value in totals.values()))
     return table
 
 
-def run_sync(tenant_id: str | None, select: Sequence[str] | None, full_refresh: bool) -> list[TenantRun]:
-    """The `xero-assets sync` command: one tenant (`--tenant`) or every active one (`--all`, tenant_id=None)."""
-    tenants = [tenant_id] if tenant_id else active_tenants()
-    if not tenants:
-        console.print("No active Xero connections: run `xero-assets connect` first.")
-        return []
+def _listed(statuses: dict[str, str], prefix: str) -> str:
+    return ", ".join(f"{api} ({status.removeprefix(prefix).strip(': ')})" for api, status in sorted(statuses.items()))
 
+
+def outcome_line(run: TenantRun) -> tuple[str, int]:
+    """The one line a person can act on for this tenant, and its exit code."""
+    if run.reconnect:
+        return f"{run.label}: {run.reconnect}. {run.error}", exit_codes.RECONNECT
+    datasets = "the datasets were built" if run.datasets_built else "the datasets were not built"
+    if run.failed:
+        api, reason = next(iter(sorted(run.failed.items())))
+        more = f" (and {len(run.failed) - 1} more API(s), see the table)" if len(run.failed) > 1 else ""
+        line = f"{run.label}: {api} failed{more}: {reason}. The other APIs synced and {datasets}."
+        return line, exit_codes.API_FAILED
+    if not run.success:
+        return f"{run.label}: the sync failed: {run.error}", exit_codes.API_FAILED
+    paused = run.statuses("paused")
+    if paused:
+        resets = sorted(str(m["paused_until"]) for m in run.assets.values() if m.get("paused_until"))
+        at = f"{resets[-1][11:16]} UTC on {resets[-1][:10]}" if resets else "Xero's reset"
+        return (
+            f"{run.label}: Xero answered 429 (day limit reached); {len(paused)} API(s) paused: "
+            f"{', '.join(sorted(paused)[:3])}{' ...' if len(paused) > 3 else ''}. Wait until the day limit resets at "
+            f"{at}, then sync again; the rest synced and {datasets}.",
+            exit_codes.API_FAILED,
+        )
+    synced = len(run.statuses("synced")) + len(run.statuses("unchanged"))
+    line = f"{run.label}: {synced} API(s) synced"
+    skipped = run.statuses("skipped")
+    if skipped:
+        line += f"; skipped: {_listed(skipped, 'skipped')}"
+    malformed = [bad for meta in run.assets.values() for bad in meta.get("malformed_fields") or ()]
+    if malformed:
+        line += f"; {len(malformed)} field(s) could not be typed and are NULL, e.g. {malformed[0]}"
+    return line + ("; the datasets were built." if run.datasets_built else "."), exit_codes.OK
+
+
+def run_sync(
+    tenant_id: str | None,
+    select: Sequence[str] | None,
+    full_refresh: bool,
+    *,
+    allow_mass_delete: bool = False,
+    debug: bool = False,
+) -> int:
+    """The `xero-assets sync` command: one tenant (`--tenant`, id or name) or every connected one (`--all`).
+
+    Returns the exit code; the caller prints nothing after the last line printed here."""
+    selection_for(select)  # an unknown name is refused before anything else
+    tenants, unusable = sync_targets(tenant_id)
+    if not tenants and not unusable:
+        console.print("No Xero connections: run `xero-assets connect` first.")
+        return exit_codes.BAD_USAGE
     _instance()  # creates the instance's storage once, before each tenant's thread opens the instance itself
+    lines: list[tuple[str, int]] = [(reconnect_line(c), exit_codes.RECONNECT) for c in unusable]
 
-    def done(tenant: str, run: TenantRun) -> None:
+    def sync_one(connection: Connection) -> TenantRun:  # an instance per tenant: one instance is not thread-safe
+        return materialize_tenant(
+            connection.tenant_id, select=select, full_refresh=full_refresh, allow_mass_delete=allow_mass_delete,
+            tenant_name=connection.tenant_name, debug=debug,
+        )  # fmt: skip
+
+    def done(connection: Connection, run: TenantRun) -> None:
         console.print(summary_table(run))
-        if not run.success:
-            console.print(f"[red]tenant {tenant} failed:[/red] {run.error}")
+        lines.append(outcome_line(run))
 
     with console.status(f"syncing {len(tenants)} tenant(s), up to {max_parallel_tenants()} at once ..."):
-        runs = for_each_tenant(
-            tenants,
-            lambda t: materialize_tenant(t, select=select, full_refresh=full_refresh),  # an instance each: thread-safe
-            on_done=done,
-        )
-    if any(not run.success for run in runs):
-        raise SystemExit(1)
-    return runs
+        for_each_tenant(tenants, sync_one, on_done=done)
+    return exit_codes.report(lines)

@@ -19,17 +19,24 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from xero_assets import catalog, reports
 from xero_assets.catalog import Kind, Paging, XeroApi
 from xero_assets.store.warehouse import SyncState, Warehouse, WriteCounts, now_utc
 from xero_assets.xero import dates
-from xero_assets.xero.errors import DayLimitReached, ScopeNotGranted
+from xero_assets.xero.errors import (
+    DayLimitReached,
+    ReauthorizationRequired,
+    RequestRejected,
+    ScopeNotGranted,
+    TenantNotConnected,
+    XeroError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +78,15 @@ class SyncResult:
 
     @property
     def status(self) -> str:
+        """The API's outcome in this run: synced, unchanged, skipped (reason) or paused (day limit). An API that
+        failed has no result: `TenantSyncError.failed` says why."""
         if self.skipped:
             return f"skipped: {self.skipped}"
         if self.paused_until:
             return f"paused until {self.paused_until.isoformat(timespec='seconds')} (day limit)"
+        counts = self.counts
+        if self.calls and not (counts.inserted or counts.updated or counts.deleted_in_xero):
+            return "unchanged"
         return "synced"
 
 
@@ -155,17 +167,77 @@ def tenant_country(warehouse: Warehouse, tenant_id: str) -> str | None:
 class _Run:
     """The state of one `sync_api` call, so the per-paging-kind functions share counting and writing."""
 
-    def __init__(self, client: TenantClientLike, warehouse: Warehouse, api: XeroApi, result: SyncResult) -> None:
+    def __init__(
+        self,
+        client: TenantClientLike,
+        warehouse: Warehouse,
+        api: XeroApi,
+        result: SyncResult,
+        allow_mass_delete: bool = False,
+    ) -> None:
         self.client = client
         self.warehouse = warehouse
         self.api = api
         self.result = result
         self.tenant_id = result.tenant_id
+        self.allow_mass_delete = allow_mass_delete
+
+    def flag_missing(self, scan_started: datetime, done: SyncState) -> None:
+        """After a complete read: flag what Xero no longer returned, unless it is most of the API (see MassDelete).
+
+        `done` is saved either way: the records read are stored and the cursor may advance; only the flags wait."""
+        wh, tenant, api = self.warehouse, self.tenant_id, self.api.name
+        missing, stored = wh.count_missing(tenant, api, scan_started), wh.count(tenant, api)
+        if not self.allow_mass_delete and is_mass_delete(missing, stored):
+            wh.save_state(tenant, api, done)
+            raise MassDelete(tenant, api, missing, stored)
+        self.result.counts.deleted_in_xero += wh.mark_missing_deleted(tenant, api, scan_started, state=done)
 
     def page_seen(self, records: Sequence[Any]) -> None:
         self.result.calls += 1
         self.result.pages += 1
         self.result.records_read += len(records)
+
+
+# A full read that would flag more than this share of an API's stored records (and more than a handful) as deleted
+# in Xero is refused unless confirmed with --allow-mass-delete: an answer that lost its records looks just like it.
+MASS_DELETE_SHARE = 0.5
+MASS_DELETE_MIN_RECORDS = 10
+
+
+def is_mass_delete(missing: int, stored: int) -> bool:
+    return missing > MASS_DELETE_MIN_RECORDS and missing > MASS_DELETE_SHARE * stored
+
+
+class MassDelete(Exception):
+    """A full read would flag most of an API's records as deleted in Xero; nothing was flagged."""
+
+    def __init__(self, tenant_id: str, api: str, missing: int, stored: int) -> None:
+        self.tenant_id = tenant_id
+        self.api = api
+        super().__init__(
+            f"a full read of {api} would flag {missing} of its {stored} stored records as deleted in Xero "
+            f"(more than {MASS_DELETE_SHARE:.0%}); nothing was flagged. If Xero really no longer has them, sync "
+            "again with --full-refresh --allow-mass-delete"
+        )
+
+
+# After Xero answers 404 for an endpoint (a report type or regional API the organisation does not have), it is not
+# asked again for this long.
+NOT_AVAILABLE_RETRY = timedelta(days=1)
+NOT_AVAILABLE = "not available for this organisation"
+
+
+def _not_served(api: XeroApi, exc: RequestRejected) -> bool:
+    """A 404 on a report or a regional endpoint means the organisation does not have it, not a broken request."""
+    return exc.status == 404 and (api.kind is Kind.REPORT or bool(api.regional))
+
+
+def _mark_not_available(warehouse: Warehouse, tenant_id: str, api: XeroApi, result: SyncResult) -> None:
+    retry_at = now_utc() + NOT_AVAILABLE_RETRY
+    state = replace(warehouse.state(tenant_id, api.name), unavailable_until=retry_at)
+    warehouse.save_state(tenant_id, api.name, state)
+    result.skipped = f"{NOT_AVAILABLE} (Xero answered 404; asked again after {retry_at:%Y-%m-%d %H:%M} UTC)"
 
 
 def sync_api(
@@ -177,9 +249,11 @@ def sync_api(
     granted_scopes: Iterable[str],
     full_refresh: bool = False,
     today: date | None = None,
+    allow_mass_delete: bool = False,
 ) -> SyncResult:
-    """Sync one API for the client's tenant. Scope gaps, countries without the API and day limits are results
-    (skipped / paused), never silent and never a failure of the tenant; anything else raises."""
+    """Sync one API for the client's tenant. Scope gaps, countries without the API, endpoints the organisation does
+    not have (404) and day limits are results (skipped / paused), never silent and never a failure of the tenant;
+    anything else raises."""
     started = time.perf_counter()
     result = SyncResult(api=api.name, tenant_id=client.tenant_id)
     endpoint = api.endpoint_for(country or "")
@@ -192,8 +266,10 @@ def sync_api(
         result.skipped = f"not available for an organisation in {country or 'an unknown country'}"
     elif state.paused_until and state.paused_until > now_utc() and not full_refresh:
         result.paused_until = state.paused_until
+    elif state.unavailable_until and state.unavailable_until > now_utc():
+        result.skipped = f"{NOT_AVAILABLE} (Xero answered 404; asked again after {state.unavailable_until:%H:%M} UTC)"
     else:
-        run = _Run(client, warehouse, api, result)
+        run = _Run(client, warehouse, api, result, allow_mass_delete)
         try:
             if api.kind is Kind.REPORT:
                 _sync_report(run, endpoint, today or datetime.now(UTC).date())
@@ -205,6 +281,10 @@ def sync_api(
                 _sync_scan(run, endpoint, state, full_refresh)
         except ScopeNotGranted as exc:
             result.skipped = f"scope {exc.scope or api.missing_scope(())} not granted (Xero answered 401)"
+        except RequestRejected as exc:
+            if not _not_served(api, exc):
+                raise
+            _mark_not_available(warehouse, client.tenant_id, api, result)
         except DayLimitReached as exc:
             reset = exc.reset_at.astimezone(UTC).replace(tzinfo=None)
             paused = replace(warehouse.state(client.tenant_id, api.name), paused_until=reset)
@@ -259,7 +339,7 @@ def _sync_scan(run: _Run, endpoint: catalog.Endpoint, state: SyncState, full_ref
         paused_until=None, last_completed=now_utc(),
     )  # fmt: skip
     if complete:
-        run.result.counts.deleted_in_xero += wh.mark_missing_deleted(tenant, api.name, scan_started, state=done)
+        run.flag_missing(scan_started, done)
     else:
         wh.save_state(tenant, api.name, done)
 
@@ -306,8 +386,7 @@ def _sync_per_employee(run: _Run, endpoint: catalog.Endpoint, state: SyncState) 
                 tenant, run.api.name, page.records, id_field=endpoint.id_field, updated_field=endpoint.updated_field,
                 seen_at=now_utc(), touch_unchanged=True, typed_extra={"employeeid": employee_id},
             )  # fmt: skip
-    done = replace(state, last_completed=now_utc(), paused_until=None)
-    run.result.counts.deleted_in_xero += wh.mark_missing_deleted(tenant, run.api.name, scan_started, state=done)
+    run.flag_missing(scan_started, replace(state, last_completed=now_utc(), paused_until=None))
 
 
 # Fields of a report document that change on every read without the figures changing (generation time, the
@@ -387,14 +466,42 @@ def minimum_calls(
     return 1
 
 
-class TenantSyncError(Exception):
-    """Some APIs of a tenant failed; `results` are those that synced, `errors` why the others did not."""
+# Errors that concern the whole tenant, not one API: the first one stops the tenant's sync instead of every API
+# collecting the same refusal (a removed connection answers 403 to every call).
+TENANT_STOPPERS: tuple[type[BaseException], ...] = (TenantNotConnected, ReauthorizationRequired)
 
-    def __init__(self, tenant_id: str, results: list[SyncResult], errors: list[BaseException]) -> None:
+
+class TenantSyncError(Exception):
+    """Some APIs of a tenant failed; `results` are those that synced, `failed` why each of the others did not.
+
+    `stopped_by` is set when a tenant-wide error (connection removed, consent refused) ended the sync early; the
+    APIs not yet started are in `not_started`."""
+
+    def __init__(
+        self,
+        tenant_id: str,
+        results: list[SyncResult],
+        failed: Mapping[str, BaseException],
+        not_started: Sequence[str] = (),
+    ) -> None:
+        self.tenant_id = tenant_id
         self.results = results
-        self.errors = errors
-        reasons = "; ".join(f"{type(e).__name__}: {e}" for e in errors[:3])
-        super().__init__(f"{len(errors)} API(s) of tenant {tenant_id} failed ({reasons})")
+        self.failed = dict(failed)
+        self.errors = list(self.failed.values())
+        self.not_started = list(not_started)
+        self.stopped_by = next((e for e in self.errors if isinstance(e, TENANT_STOPPERS)), None)
+        if self.stopped_by is not None:
+            super().__init__(str(self.stopped_by))
+            return
+        reasons = "; ".join(f"{api}: {failure_reason(e)}" for api, e in list(self.failed.items())[:3])
+        super().__init__(f"{len(self.failed)} API(s) of tenant {tenant_id} failed ({reasons})")
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Our own errors already say what happened and what to do; anything else is named by its type."""
+    if isinstance(exc, (XeroError, MassDelete)):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 # ----- one tenant -------------------------------------------------------------------------------------------------
@@ -420,6 +527,7 @@ def sync_tenant(
     max_workers: int = 5,
     today: date | None = None,
     on_result: Callable[[SyncResult], None] | None = None,
+    allow_mass_delete: bool = False,
 ) -> list[SyncResult]:
     """Sync `apis` (default: every syncable API) for one tenant, sharing one client and so one rate limiter.
 
@@ -431,16 +539,24 @@ def sync_tenant(
     chosen = list(apis if apis is not None else catalog.SYNCABLE)
     scopes = tuple(granted_scopes)
     results: dict[str, SyncResult] = {}
-    errors: list[BaseException] = []
+    failed: dict[str, BaseException] = {}
+    not_started: list[str] = []
+    stop = threading.Event()
 
     def one(api: XeroApi, country: str | None) -> None:
+        if stop.is_set():
+            not_started.append(api.name)
+            return
         try:
             result = sync_api(
-                client, warehouse, api, country=country, granted_scopes=scopes, full_refresh=full_refresh, today=today
-            )
+                client, warehouse, api, country=country, granted_scopes=scopes, full_refresh=full_refresh, today=today,
+                allow_mass_delete=allow_mass_delete,
+            )  # fmt: skip
         except BaseException as exc:
-            log.exception("sync of %s failed for tenant %s", api.name, client.tenant_id)
-            errors.append(exc)
+            log.warning("sync of %s failed for tenant %s", api.name, client.tenant_id, exc_info=True)
+            failed[api.name] = exc
+            if isinstance(exc, TENANT_STOPPERS):
+                stop.set()
             return
         results[api.name] = result
         if on_result:
@@ -454,7 +570,10 @@ def sync_tenant(
         if api in chosen:
             one(api, None)
         else:
-            sync_api(client, warehouse, api, country=None, granted_scopes=scopes, full_refresh=False)
+            try:
+                sync_api(client, warehouse, api, country=None, granted_scopes=scopes, full_refresh=False)
+            except TENANT_STOPPERS as exc:
+                raise TenantSyncError(client.tenant_id, [], {api.name: exc}, [a.name for a in chosen]) from exc
     country = tenant_country(warehouse, client.tenant_id)
     middle = sorted((a for a in chosen if a.name not in _FIRST + _LAST), key=_weight)
     last = [a for a in chosen if a.name in _LAST]
@@ -462,6 +581,6 @@ def sync_tenant(
         with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"sync-{client.tenant_id[:8]}") as pool:
             list(pool.map(lambda a: one(a, country), wave))
     done = [results[a.name] for a in chosen if a.name in results]
-    if errors:
-        raise TenantSyncError(client.tenant_id, done, errors)
+    if failed:
+        raise TenantSyncError(client.tenant_id, done, failed, not_started)
     return done

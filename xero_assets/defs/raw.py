@@ -17,7 +17,8 @@ from xero_assets.defs.partitions import tenant_partitions
 from xero_assets.defs.resources import WarehouseResource, XeroResource
 from xero_assets.store.tokens import ConnectionStatus
 from xero_assets.store.warehouse import Warehouse
-from xero_assets.sync import SyncResult, TenantSyncError, sync_tenant
+from xero_assets.sync import SyncResult, TenantSyncError, failure_reason, sync_tenant
+from xero_assets.xero.errors import TenantNotConnected
 
 RAW_PREFIX = "xero"
 
@@ -67,9 +68,11 @@ RAW_SPECS_ORDER = [spec.key for spec in RAW_SPECS]
 
 
 class SyncConfig(dg.Config):
-    """Run config for a sync. `full_refresh` re-reads everything and flags records Xero no longer returns."""
+    """Run config for a sync. `full_refresh` re-reads everything and flags records Xero no longer returns;
+    `allow_mass_delete` lets it flag more than half of an API's records (refused otherwise, see sync.MassDelete)."""
 
     full_refresh: bool = False
+    allow_mass_delete: bool = False
 
 
 def granted_scopes(xero: XeroResource, tenant_id: str) -> tuple[str, ...]:
@@ -79,10 +82,11 @@ def granted_scopes(xero: XeroResource, tenant_id: str) -> tuple[str, ...]:
         raise dg.Failure(f"tenant {tenant_id} is not connected (no connection in the token store)")
     if connection.status == ConnectionStatus.REMOVED:
         raise dg.Failure(f"tenant {tenant_id} was disconnected; its data is kept but it is no longer synced")
-    if connection.status == ConnectionStatus.NEEDS_REAUTHORIZATION:
+    if connection.status.needs_reconnecting:
         raise dg.Failure(
-            f"tenant {tenant_id} needs re-authorization (Xero refused its refresh token); "
-            "run `xero-assets connect` for it, then sync again"
+            f"{connection.tenant_name} ({tenant_id}): {connection.status.label}; reconnect it with "
+            "`xero-assets connect`, then sync again",
+            metadata={"reconnect": connection.status.label},
         )
     return tuple(connection.scopes)
 
@@ -120,9 +124,34 @@ def result_metadata(warehouse: Warehouse, result: SyncResult) -> dict[str, Any]:
     }
     if result.day_remaining is not None:
         metadata["day_remaining_calls"] = result.day_remaining
+    if result.paused_until is not None:
+        metadata["paused_until"] = result.paused_until.isoformat(timespec="minutes")
     if result.skipped is None:
         metadata["preview"] = _preview(warehouse, result)
+    if result.counts.bad_fields:
+        metadata["malformed_fields"] = dg.MetadataValue.json([str(p) for p in result.counts.bad_fields[:100]])
     return metadata
+
+
+def failure(wh: Warehouse, xero: XeroResource, exc: TenantSyncError) -> dg.Failure:
+    """The step's Failure: our message per failed API, and as metadata what the CLI turns into its last line.
+
+    A removed connection (the first 403) is recorded as `Disconnected at Xero` in the token store and the warehouse,
+    so nothing syncs it again until it is reconnected."""
+    failed = {api: failure_reason(error) for api, error in exc.failed.items()}
+    metadata: dict[str, Any] = {"failed_apis": dg.MetadataValue.json(failed)}
+    if exc.not_started:
+        metadata["not_started"] = dg.MetadataValue.json(exc.not_started)
+    if exc.stopped_by is not None:
+        store = xero.token_store()
+        if isinstance(exc.stopped_by, TenantNotConnected) and exc.stopped_by.path:  # Xero's 403, not our store's
+            store.mark_disconnected_at_xero(exc.tenant_id)
+        connection = store.get_connection(exc.tenant_id)
+        if connection is not None:
+            wh.set_tenant_status([(connection.tenant_id, connection.tenant_name, str(connection.status))])
+            metadata["reconnect"] = connection.status.label
+    lines = [f"{api} failed: {reason}" for api, reason in failed.items()]
+    return dg.Failure(str(exc) if exc.stopped_by else "\n".join(lines), metadata=metadata)
 
 
 @dg.multi_asset(
@@ -153,12 +182,14 @@ def xero_sync(
     try:
         results = sync_tenant(
             xero.client_for(tenant_id), wh, selected, granted_scopes=scopes, full_refresh=config.full_refresh,
-            on_result=progress,
+            on_result=progress, allow_mass_delete=config.allow_mass_delete,
         )  # fmt: skip
-        failure = None
-    except TenantSyncError as exc:  # report what did sync, then fail the step (its retry resumes from cursors)
-        results, failure = exc.results, exc
+        problem = None
+    except TenantSyncError as exc:  # report what did sync, then fail the step: the failed APIs fail as assets
+        results, problem = exc.results, exc
     for result in results:
+        for bad in result.counts.bad_fields[:20]:  # all of them (up to 100) are in the metadata
+            context.log.warning(str(bad))
         yield dg.MaterializeResult(asset_key=raw_key(result.api), metadata=result_metadata(wh, result))
-    if failure is not None:
-        raise dg.Failure(str(failure)) from failure.errors[0]
+    if problem is not None:
+        raise failure(wh, xero, problem) from problem.errors[0]

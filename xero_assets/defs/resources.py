@@ -110,13 +110,17 @@ class XeroResource(dg.ConfigurableResource):
                 from xero_assets.store.crypto import cipher_from_env, cipher_from_keys
                 from xero_assets.store.db import database_url_from_env, make_engine
                 from xero_assets.store.rate_limits import SharedRateLimits
-                from xero_assets.store.tokens import TokenStore
+                from xero_assets.store.tokens import TokenStore, stored_token_count
                 from xero_assets.xero.client import XeroClient
                 from xero_assets.xero.oauth import XeroOAuth
 
                 config = self.app_config()
-                cipher = cipher_from_keys(self.secret_key) if self.secret_key else cipher_from_env()
                 engine = make_engine(self.database_url or database_url_from_env())
+                cipher = (
+                    cipher_from_keys(self.secret_key)
+                    if self.secret_key
+                    else cipher_from_env(stored_tokens=lambda: stored_token_count(engine))
+                )
                 self._store = TokenStore(engine, cipher, XeroOAuth(config), owns_engine=True)
                 self._client = XeroClient(
                     config.api_url,

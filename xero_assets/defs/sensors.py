@@ -45,7 +45,7 @@ def plan_tick(
             new.append(tenant_id)
         elif status == ConnectionStatus.REMOVED:
             removed.append(tenant_id)
-        elif status == ConnectionStatus.NEEDS_REAUTHORIZATION:
+        elif status.needs_reconnecting:  # needs re-authorization, or disconnected at Xero
             reauth.append(tenant_id)
     fresh_reauth = [t for t in reauth if t not in reported]
     return new[:cap], removed, fresh_reauth, reauth
@@ -68,10 +68,10 @@ def xero_tenant_sensor(
     new, removed, fresh_reauth, reauth = plan_tick(connections, known, reported)
 
     warehouse.warehouse().set_tenant_status([(c.tenant_id, c.tenant_name, str(c.status)) for c in connections])
+    labels = {c.tenant_id: f"{c.tenant_name} ({c.tenant_id}): {c.status.label}" for c in connections}
     for tenant_id in fresh_reauth:
         context.log.warning(
-            f"tenant {tenant_id} needs re-authorization (Xero refused its refresh token); it is not synced until "
-            "someone runs `xero-assets connect` for it"
+            f"tenant {labels[tenant_id]}; it is not synced until someone reconnects it with `xero-assets connect`"
         )
     context.update_cursor(json.dumps({"reauth_reported": sorted(reauth)}))
     if not new:

@@ -10,7 +10,10 @@ regex searched in the request path, optional `tenant`, `target` "data" for api.x
   releases every waiting call at once, so tests never sit out a delay;
 - "drop": the connection is closed without a response;
 - "truncate": the full Content-Length is announced but only part of the body is sent before the connection closes
-  (`mode` "close"), or a cut body is sent with a matching Content-Length so the JSON itself is broken (`mode` "json").
+  (`mode` "close"), or a cut body is sent with a matching Content-Length so the JSON itself is broken (`mode` "json");
+- "404": Xero's not-found answer, as it gives for a report type or regional endpoint an organisation does not have;
+- "null_list": the normal answer with its record list (`key`, default the first top-level list) set to null;
+- "bad_field": the normal answer with `field` of the list's first record set to `value` (a malformed record).
 
 Randomness comes from a generator seeded by the sandbox seed, so a fault-rate run is reproducible.
 """
@@ -18,12 +21,14 @@ Randomness comes from a generator seeded by the sandbox seed, so a fault-rate ru
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import random
 import re
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.responses import Response
@@ -31,7 +36,7 @@ from starlette.types import Receive, Scope, Send
 
 from xero_assets.sandbox import wire
 
-KINDS = ("500", "503", "429", "slow", "drop", "truncate")
+KINDS = ("500", "503", "429", "slow", "drop", "truncate", "404", "null_list", "bad_field")
 TARGETS = ("data", "token", "any")
 
 
@@ -47,14 +52,18 @@ class FaultRule:
     retry_after: int = 1
     problem: str = "minute"
     mode: str = "close"
+    key: str | None = None
+    field: str = "Total"
+    value: Any = "not-a-number"
     id: int = 0
     hits: int = 0
-    _pattern: re.Pattern[str] | None = field(default=None, repr=False)
+    _pattern: re.Pattern[str] | None = dataclasses.field(default=None, repr=False)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> FaultRule:
         """A rule from /_sandbox/faults JSON; raises ValueError naming what is wrong."""
         known = {"kind", "rate", "count", "path", "tenant", "target", "delay_ms", "retry_after", "problem", "mode"}
+        known |= {"key", "field", "value"}
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown fault fields {sorted(unknown)}; known: {sorted(known)}")
@@ -89,6 +98,9 @@ class FaultRule:
             "retry_after": self.retry_after,
             "problem": self.problem,
             "mode": self.mode,
+            "key": self.key,
+            "field": self.field,
+            "value": self.value,
             "hits": self.hits,
         }
 
@@ -232,7 +244,31 @@ async def faulted(
     if rule.kind == "slow":
         await faults.hold(rule)
         return await produce()
+    if rule.kind == "404":
+        return _with_headers(wire.not_found(), headers)
+    if rule.kind in ("null_list", "bad_field"):
+        return _edited(await produce(), rule)
     return TruncatedResponse(await produce(), rule.mode)
+
+
+def _edited(response: Response, rule: FaultRule) -> Response:
+    """A JSON answer with its record list nulled (`null_list`) or one field of its first record replaced
+    (`bad_field`); any other answer (XML, an error) passes unchanged."""
+    try:
+        body = json.loads(bytes(response.body))
+    except ValueError:
+        return response
+    if not isinstance(body, dict):
+        return response
+    key = rule.key or next((k for k, v in body.items() if isinstance(v, list)), None)
+    if key is None or key not in body:
+        return response
+    if rule.kind == "null_list":
+        body[key] = None
+    elif isinstance(body[key], list) and body[key] and isinstance(body[key][0], dict):
+        body[key][0][rule.field] = rule.value
+    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+    return Response(wire.dumps(body), status_code=response.status_code, headers=headers)
 
 
 def _with_headers(response: Response, headers: Mapping[str, str] | None) -> Response:

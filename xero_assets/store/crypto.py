@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from cryptography.fernet import Fernet, MultiFernet
@@ -48,7 +48,7 @@ def load_or_create_key(path: Path) -> str:
     path = Path(path)
     if path.exists():
         return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = Fernet.generate_key().decode()
     # O_EXCL: two processes starting at once must not each write a different key; the loser reads the winner's.
     try:
@@ -62,8 +62,25 @@ def load_or_create_key(path: Path) -> str:
     return key
 
 
-def cipher_from_env(env: Mapping[str, str] | None = None, key_file: Path = DEFAULT_KEY_FILE) -> Cipher:
-    """XERO_ASSETS_SECRET_KEY when set, else the key in `key_file` (created if missing)."""
+def cipher_from_env(
+    env: Mapping[str, str] | None = None,
+    key_file: Path = DEFAULT_KEY_FILE,
+    *,
+    stored_tokens: Callable[[], int] | None = None,
+) -> Cipher:
+    """XERO_ASSETS_SECRET_KEY when set, else the key in `key_file`, created only if `stored_tokens()` says no tokens
+    are stored yet: a new key over existing tokens would make every stored consent unreadable, silently."""
     env = os.environ if env is None else env
     keys = env.get(SECRET_KEY_ENV, "").strip()
-    return cipher_from_keys(keys or load_or_create_key(key_file))
+    if keys:
+        return cipher_from_keys(keys)
+    key_file = Path(key_file)
+    if not key_file.exists() and stored_tokens is not None:
+        count = stored_tokens()
+        if count:
+            raise SecretKeyError(
+                f"{SECRET_KEY_ENV} is not set and there is no key file at {key_file}, but the database holds the "
+                f"tokens of {count} consent(s), encrypted with another key: set {SECRET_KEY_ENV} to that key (a new "
+                "key would make them unreadable)"
+            )
+    return cipher_from_keys(load_or_create_key(key_file))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -15,14 +16,24 @@ def database_url_from_env() -> str:
     url = os.environ.get("XERO_ASSETS_DATABASE_URL")
     if url:
         return url
-    DEFAULT_DATA_DIR.mkdir(exist_ok=True)
+    DEFAULT_DATA_DIR.mkdir(mode=0o700, exist_ok=True)
     return f"sqlite:///{(DEFAULT_DATA_DIR / 'warehouse.db').resolve()}"
+
+
+def create_private_file(path: str | None) -> None:
+    """Create the SQLite file readable by its owner only (0600) before SQLite creates it with the umask's mode: it
+    holds the organisations' books. SQLite gives its -wal and -shm files the database file's mode."""
+    if not path or path == ":memory:" or path.startswith("file:") or not os.path.isdir(os.path.dirname(path) or "."):
+        return
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def make_engine(url: str) -> sa.Engine:
     """An engine for `url`. SQLite gets WAL and a busy timeout so several processes (Dagster runs, the CLI) can
     share one file: writers queue for the lock instead of failing with "database is locked"."""
     if url.startswith("sqlite"):
+        create_private_file(sa.engine.make_url(url).database)
         engine = sa.create_engine(url, connect_args={"timeout": 60})
 
         @sa.event.listens_for(engine, "connect")

@@ -70,12 +70,23 @@ xero_connections = sa.Table(
 class ConnectionStatus(StrEnum):
     ACTIVE = "active"
     NEEDS_REAUTHORIZATION = "needs_reauthorization"
+    DISCONNECTED_AT_XERO = "disconnected_at_xero"  # Xero answered 403: the connection was removed on Xero's side
     REMOVED = "removed"
 
     @property
     def label(self) -> str:
         """The words the product page shows."""
-        return {"active": "Success", "needs_reauthorization": "Needs re-authorization", "removed": "Removed"}[self]
+        return {
+            "active": "Success",
+            "needs_reauthorization": "Needs re-authorization",
+            "disconnected_at_xero": "Disconnected at Xero",
+            "removed": "Removed",
+        }[self]
+
+    @property
+    def needs_reconnecting(self) -> bool:
+        """Only a new consent (`xero-assets connect`) makes the tenant syncable again."""
+        return self in (ConnectionStatus.NEEDS_REAUTHORIZATION, ConnectionStatus.DISCONNECTED_AT_XERO)
 
 
 @dataclass(frozen=True)
@@ -129,6 +140,14 @@ def _connection(row: sa.Row) -> Connection:
         updated_at=_from_db(row.updated_at),  # type: ignore[arg-type]
         last_refresh_at=_from_db(row.last_refresh_at),
     )
+
+
+def stored_token_count(engine: sa.Engine) -> int:
+    """Consents whose tokens are stored (0 before the first connect, when the table does not exist yet)."""
+    if not sa.inspect(engine).has_table(xero_tokens.name):
+        return 0
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(xero_tokens)).scalar_one())
 
 
 class TokenStore:
@@ -255,6 +274,25 @@ class TokenStore:
     def mark_removed(self, tenant_id: str) -> None:
         self._set_status(tenant_id, ConnectionStatus.REMOVED)
 
+    def mark_disconnected_at_xero(self, tenant_id: str) -> None:
+        """Xero answered 403 for this tenant: its connection was removed in Xero, so it is not synced again until
+        someone reconnects it (instead of every later sync collecting the same refusals)."""
+        self._set_status(tenant_id, ConnectionStatus.DISCONNECTED_AT_XERO)
+
+    def undecryptable_tenants(self) -> list[str]:
+        """Tenants whose stored tokens the configured key cannot decrypt (wrong or rotated-away key)."""
+        query = sa.select(xero_connections.c.tenant_id, xero_tokens.c.access_token_encrypted).join(
+            xero_tokens, xero_connections.c.token_id == xero_tokens.c.token_id
+        )
+        bad = []
+        with self.engine.connect() as conn:
+            for tenant_id, encrypted in conn.execute(query):
+                try:
+                    self._cipher.decrypt(encrypted.encode())
+                except InvalidToken:
+                    bad.append(tenant_id)
+        return bad
+
     def user_has_other_connections(self, token_id: str) -> bool:
         """True when the Xero user behind this consent still has a connection here that is not removed.
 
@@ -302,6 +340,8 @@ class TokenStore:
             raise TenantNotConnected(tenant_id, reason="it was disconnected")
         if row.status == ConnectionStatus.NEEDS_REAUTHORIZATION.value:
             raise ReauthorizationRequired([tenant_id], "marked earlier")
+        if row.status == ConnectionStatus.DISCONNECTED_AT_XERO.value:
+            raise TenantNotConnected(tenant_id, reason="Xero removed its connection (it answered 403 on a sync)")
         if row.token_id is None or row.access_token_encrypted is None:
             raise ReauthorizationRequired([tenant_id], "no tokens are stored for it")
         return row.token_id
@@ -357,7 +397,7 @@ class TokenStore:
                     .where(xero_connections.c.tenant_id.in_(dead))
                     .values(status=ConnectionStatus.NEEDS_REAUTHORIZATION.value, updated_at=_to_db(now))
                 )
-                detail = exc.args[0] if exc.args else ""
+                detail = f"Xero answered invalid_grant{f': {exc.description}' if exc.description else ''}"
             else:
                 self._store_refreshed(conn, token_id, row, fresh, now)
                 log.info("refreshed the access token of consent %s (tenant %s)", token_id, tenant_id)

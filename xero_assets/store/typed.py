@@ -9,6 +9,7 @@ parent changes, so a removed line never lingers.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,20 +40,64 @@ def _to_str(value: Any) -> str:
     return value if type(value) is str and len(value) <= 255 else str(value)[:255]
 
 
-def _to_moment(value: Any) -> datetime | None:
+def _to_moment(value: Any) -> datetime:
     moment = dates.parse(str(value))
-    return moment.replace(tzinfo=None) if moment else None
+    if moment is None:
+        raise ValueError("not a date")
+    return moment.replace(tzinfo=None)
 
 
 def _to_date(value: Any) -> Any:
-    moment = _to_moment(value)
-    return moment.date() if moment else None
+    return _to_moment(value).date()
 
 
-# One converter per kind, looked up once per column (this runs for every field of every record stored).
+def _to_number(value: Any) -> float:
+    """A finite number; a bool, "NaN" or "Infinity" is as malformed as "not-a-number"."""
+    if type(value) is bool:
+        raise ValueError("a boolean, not a number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("not a finite number")
+    return number
+
+
+def _to_int(value: Any) -> int:
+    if type(value) is bool or (type(value) is float and not value.is_integer()):
+        raise ValueError("not a whole number")
+    return int(value)
+
+
+def _to_bool(value: Any) -> bool:
+    """JSON true/false, or the strings Xero's XML-era fields sometimes carry; bool("false") would be True."""
+    if type(value) is bool:
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "false"):
+        return text == "true"
+    raise ValueError("not a boolean")
+
+
+# One converter per kind, looked up once per column (this runs for every field of every record stored). A converter
+# raises on a value it cannot type; `Col.read` turns that into NULL and a `FieldProblem`, never a failed API.
 _CONVERTERS: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
-    {STR: _to_str, NUM: float, INT: int, BOOL: bool, DATE: _to_date, TS: _to_moment}
+    {STR: _to_str, NUM: _to_number, INT: _to_int, BOOL: _to_bool, DATE: _to_date, TS: _to_moment}
 )
+
+# What a converter may raise on a malformed value (float("x") ValueError, float({}) TypeError, huge ints Overflow).
+_MALFORMED = (ValueError, TypeError, ArithmeticError)
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """A field that could not be typed: stored raw as received, NULL in the typed table, reported to the user."""
+
+    api: str
+    record_id: str
+    field: str
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.api} record {self.record_id}: {self.field} = {self.value!r} cannot be typed (stored as NULL)"
 
 
 @dataclass(frozen=True)
@@ -71,7 +116,9 @@ class Col:
         object.__setattr__(self, "_keys", tuple(tuple(path.split(".")) for path in self.paths))
         object.__setattr__(self, "_convert", _CONVERTERS[self.kind])
 
-    def read(self, record: Mapping[str, Any]) -> Any:
+    def read(self, record: Mapping[str, Any], malformed: list[tuple[str, Any]] | None = None) -> Any:
+        """The typed value, or None when absent; a value that cannot be typed is None too, and is appended to
+        `malformed` as (column, value) so the caller can report it with its API and record id."""
         for keys in self._keys:  # hot loop: plain dict checks, no ABC isinstance
             value: Any = record
             for key in keys:
@@ -84,7 +131,12 @@ class Col:
                 if value is None:
                     break
             if value is not None and value != "":
-                return self._convert(value)
+                try:
+                    return self._convert(value)
+                except _MALFORMED:
+                    if malformed is not None:
+                        malformed.append((self.name, value))
+                    return None
         return None
 
 
@@ -293,25 +345,35 @@ class TypedRows:
 
     parent: list[dict[str, Any]] = field(default_factory=list)
     children: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    problems: list[FieldProblem] = field(default_factory=list)
 
 
 def typed_rows(spec: TypedSpec, tenant_id: str, records: Iterable[Mapping[str, Any]]) -> TypedRows:
-    """Flatten `records` into parent and child rows (column names lower-case, as the tables have them)."""
+    """Flatten `records` into parent and child rows (column names lower-case, as the tables have them).
+
+    A field that cannot be typed is NULL in its row and listed in `problems` (a line's field is named
+    `LineItems[2].UnitAmount`), so one malformed value never costs the record, let alone the API."""
     out = TypedRows(children={child.table_name: [] for child in spec.children})
+    malformed: list[tuple[str, Any]] = []
     for record in records:
         record_id = spec.id_col.read(record)
         if record_id is None:
             continue
         row = {"tenant_id": tenant_id, "id": record_id}
         for c in spec.cols:
-            row[c.sql_name] = c.read(record)
+            row[c.sql_name] = c.read(record, malformed)
         out.parent.append(row)
         for child in spec.children:
-            items = next((record[k] for k in child.list_keys if isinstance(record.get(k), list)), [])
+            key = next((k for k in child.list_keys if isinstance(record.get(k), list)), None)
             rows = out.children[child.table_name]
-            for line_no, item in enumerate(items):
+            for line_no, item in enumerate(record[key] if key else ()):
                 child_row = {"tenant_id": tenant_id, "parent_id": record_id, "line_no": line_no}
+                found = len(malformed)
                 for c in child.cols:
-                    child_row[c.sql_name] = c.read(item)
+                    child_row[c.sql_name] = c.read(item, malformed)
+                malformed[found:] = [(f"{key}[{line_no}].{name}", value) for name, value in malformed[found:]]
                 rows.append(child_row)
+        if malformed:
+            out.problems += [FieldProblem(spec.api, str(record_id), name, str(value)[:80]) for name, value in malformed]
+            malformed.clear()
     return out

@@ -115,6 +115,7 @@ class SyncState:
     scan_max_updated: datetime | None = None
     paused_until: datetime | None = None
     last_completed: datetime | None = None
+    unavailable_until: datetime | None = None  # Xero answered 404 (the organisation lacks it): not asked before then
 
     def to_json(self) -> str:
         return json.dumps({k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(self).items()})
@@ -146,12 +147,14 @@ class WriteCounts:
     updated: int = 0
     unchanged: int = 0
     deleted_in_xero: int = 0
+    bad_fields: list[typed.FieldProblem] = field(default_factory=list)  # stored raw, NULL in the typed table
 
     def __iadd__(self, other: WriteCounts) -> WriteCounts:
         self.inserted += other.inserted
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.deleted_in_xero += other.deleted_in_xero
+        self.bad_fields += other.bad_fields
         return self
 
     @property
@@ -321,10 +324,13 @@ class Warehouse:
         with self.engine.begin() as conn:
             counts = self._write_raw(conn, tenant_id, api, by_id, seen_at, touch_unchanged)
             changed = [row for row in by_id.values() if row.record_id in counts.changed_ids]
-            self._write_typed(conn, tenant_id, api, [row.record for row in changed], counts.replaced_ids, typed_extra)
+            problems = self._write_typed(
+                conn, tenant_id, api, [row.record for row in changed], counts.replaced_ids, typed_extra
+            )
             if state is not None:
                 self.save_state(tenant_id, api, state, conn)
         self._grew(api, len(counts.changed_ids))
+        counts.counts.bad_fields += problems
         return counts.counts
 
     def _grew(self, api: str, rows: int) -> None:
@@ -417,10 +423,11 @@ class Warehouse:
         records: Sequence[Mapping[str, Any]],
         replaced: set[str],
         extra: Mapping[str, Any] | None,
-    ) -> None:
+    ) -> list[typed.FieldProblem]:
+        """Write the typed rows of `records`; returns the fields that could not be typed (NULL in their rows)."""
         spec = typed.BY_API.get(api)
         if spec is None or not records:
-            return
+            return []
         rows = typed.typed_rows(spec, tenant_id, records)
         if extra:
             for row in rows.parent:
@@ -433,6 +440,7 @@ class Warehouse:
         for table_name, child_rows in rows.children.items():
             table = typed.TABLES[table_name]
             insert_rows(conn, table, child_rows)
+        return rows.problems
 
     @staticmethod
     def _delete_typed(conn: sa.Connection, spec: typed.TypedSpec, tenant_id: str, ids: list[str]) -> None:
@@ -444,13 +452,25 @@ class Warehouse:
             table = typed.TABLES[child.table_name]
             conn.execute(table.delete().where(table.c.tenant_id == tenant_id, _among(conn, table.c.parent_id, ids)))
 
+    def count_missing(self, tenant_id: str, api: str, seen_before: datetime) -> int:
+        """How many stored records `mark_missing_deleted` would flag (the sync checks it for a mass delete first)."""
+        where = self._missing(tenant_id, api, seen_before)
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).where(*where)).scalar_one())
+
+    @staticmethod
+    def _missing(tenant_id: str, api: str, seen_before: datetime) -> tuple[sa.ColumnElement[bool], ...]:
+        """Records a complete scan started at `seen_before` did not see, not yet flagged."""
+        t = raw_records.c
+        return (t.tenant_id == tenant_id, t.api == api, t.last_seen < seen_before, t.deleted_in_xero.is_(False))
+
     def mark_missing_deleted(
         self, tenant_id: str, api: str, seen_before: datetime, state: SyncState | None = None
     ) -> int:
         """After a complete scan: flag records not seen since `seen_before` as deleted in Xero (their rows stay in
         the raw table for history; typed tables mirror what Xero still has, so theirs go)."""
         t = raw_records.c
-        where = (t.tenant_id == tenant_id, t.api == api, t.last_seen < seen_before, t.deleted_in_xero.is_(False))
+        where = self._missing(tenant_id, api, seen_before)
         with self.engine.begin() as conn:
             gone = list(conn.execute(sa.select(t.record_id).where(*where)).scalars())
             if gone:

@@ -294,8 +294,8 @@ class TenantClient:
             keys = ", ".join(sorted(body)) or "none"
             raise BadResponse(self.tenant_id, path, f"the key {endpoint.json_key!r} is missing (keys: {keys})")
         value = body[endpoint.json_key]
-        if value is None:
-            return []
+        if value is None:  # never read as "no records": on a full read that would flag every stored one deleted
+            raise BadResponse(self.tenant_id, path, f"the key {endpoint.json_key!r} is null instead of a list")
         if isinstance(value, dict):
             return [value]
         if not isinstance(value, list):

@@ -71,11 +71,12 @@ class ReauthorizationRequired(XeroError):
 
     def __init__(self, tenant_ids: list[str] | tuple[str, ...], detail: str = "") -> None:
         self.tenant_ids = tuple(tenant_ids)
+        self.detail = detail
         names = ", ".join(self.tenant_ids) or "(none)"
         super().__init__(
             f"Xero no longer accepts the stored consent for tenant(s) {names}"
-            f"{f' ({detail})' if detail else ''}: the refresh token expired, was revoked, or was superseded. The "
-            "connection is marked 'needs re-authorization'; run `xero-assets connect` to authorize it again.",
+            f"{f' ({detail})' if detail else ''}: the refresh token expired (60 days unused), was revoked, or was "
+            "superseded. The connection is marked 'needs re-authorization'; reconnect it with `xero-assets connect`.",
             tenant_id=self.tenant_ids[0] if len(self.tenant_ids) == 1 else None,
         )
 
@@ -132,12 +133,15 @@ class OAuthFailed(XeroError):
 
     def __init__(self, what: str, error: str, description: str = "") -> None:
         self.error = error
+        self.description = description
         advice = {
             "invalid_client": "check XERO_CLIENT_ID and XERO_CLIENT_SECRET",
             "invalid_scope": "remove scopes the app may not request (XERO_SCOPES / --scopes)",
             "unauthorized_client": "check the app type and its allowed grants in the Xero developer portal",
             "invalid_grant": "start the connect flow again (codes are single-use and expire after 5 minutes)",
         }.get(error, "check the app's settings and try again")
+        if error == "invalid_grant" and "refresh" in what:
+            advice = "the consent expired or was revoked; reconnect the organisation with `xero-assets connect`"
         super().__init__(f"Xero refused the {what} ({error}{f': {description}' if description else ''}); {advice}.")
 
 

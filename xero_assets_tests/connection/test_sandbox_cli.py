@@ -156,5 +156,5 @@ def test_connect_list_read_and_disconnect_through_the_cli(sandbox: Sandbox, cli_
 
 def test_a_missing_setting_is_a_one_line_error_not_a_traceback(cli_env: dict[str, str]) -> None:
     result = CliRunner().invoke(main, ["connections"], env={**cli_env, "XERO_CLIENT_ID": ""})
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad configuration
     assert "Error: XERO_CLIENT_ID is not set" in result.output and "Traceback" not in result.output

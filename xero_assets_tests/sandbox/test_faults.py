@@ -143,3 +143,27 @@ def test_fault_rules_are_listed_with_their_hits_and_cleared_by_delete(sb: Sandbo
     assert rules[0]["hits"] == 1 and rules[0]["count"] == 0 and rules[1]["hits"] == 0
     assert http.delete(f"{sb.base_url}/_sandbox/faults").status_code == 204
     assert http.get(f"{sb.base_url}/_sandbox/faults").json()["rules"] == []
+
+
+def test_404_fault_answers_not_found_for_one_path_only(sb: SandboxHandle, http: httpx.Client):
+    access = connect(http, sb)["access_token"]
+    _fault(http, sb, kind="404", path="Reports/BalanceSheet")
+    assert call(http, sb, access, "/api.xro/2.0/Reports/BalanceSheet").status_code == 404
+    assert call(http, sb, access, INVOICES).status_code == 200
+
+
+def test_null_list_fault_nulls_the_record_list_and_keeps_the_rest(sb: SandboxHandle, http: httpx.Client):
+    access = connect(http, sb)["access_token"]
+    _fault(http, sb, kind="null_list", path="Invoices", count=1)
+    body = call(http, sb, access, INVOICES).json()
+    assert body["Invoices"] is None and "Id" in body
+    assert call(http, sb, access, INVOICES).json()["Invoices"]  # count=1: the next answer is whole again
+
+
+def test_bad_field_fault_breaks_one_field_of_the_first_record(sb: SandboxHandle, http: httpx.Client):
+    access = connect(http, sb)["access_token"]
+    clean = call(http, sb, access, INVOICES).json()["Invoices"]
+    _fault(http, sb, kind="bad_field", path="Invoices", field="Total", value="not-a-number", count=1)
+    broken = call(http, sb, access, INVOICES).json()["Invoices"]
+    assert broken[0]["Total"] == "not-a-number"
+    assert broken[0]["InvoiceID"] == clean[0]["InvoiceID"] and broken[1:] == clean[1:]
