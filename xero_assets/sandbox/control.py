@@ -14,6 +14,9 @@ Routes (JSON in, JSON out; errors are `{"error": ...}` with 400 or 404):
 - GET|POST /_sandbox/apps             registered apps; POST registers one (redirect URIs, scopes, custom connection)
                                       or, for an existing client_id, adds redirect URIs to it
 - POST /_sandbox/users                another login ({email, password, tenant_ids?})
+- GET|POST /_sandbox/webhooks, POST /_sandbox/webhooks/{id}/intent, DELETE /_sandbox/webhooks/{id}
+                                      an app's webhook (see webhook_routes.py); every mutation below is announced
+                                      to it as Xero's signed events
 """
 
 from __future__ import annotations
@@ -143,8 +146,11 @@ async def stats(request: Request) -> Response:
     state = _state(request)
     if request.method == "DELETE":
         state.stats.reset()
+        state.webhooks.reset_counts()
         return Response(status_code=204)
-    return JSONResponse({**state.stats.snapshot(), "limits": state.limiter.snapshot()})
+    return JSONResponse(
+        {**state.stats.snapshot(), "limits": state.limiter.snapshot(), "webhooks": state.webhooks.snapshot()}
+    )
 
 
 async def limits(request: Request) -> Response:
@@ -180,7 +186,9 @@ async def mutate(request: Request) -> Response:
     books = state.tenant(spec.get("tenant_id"))
     if books is None:
         return _error("unknown or missing tenant_id", 404)
-    return JSONResponse(await _in_books(state, books, lambda: books.mutate(spec), write=True))
+    result = await _in_books(state, books, lambda: books.mutate(spec), write=True)
+    state.webhooks.publish(books.tenant_id, result.get("changes", ()))
+    return JSONResponse(result)
 
 
 async def faults(request: Request) -> Response:

@@ -672,6 +672,12 @@ class Identity:
         with self._lock:
             return {c.tenant_id for c in self._connections_of(access.user_id, access.client_id)}
 
+    def app_connected(self, client_id: str, tenant_id: str) -> bool:
+        """Whether any user (or the app itself, for a custom connection) has connected the app to the organisation:
+        the organisations whose changes the app's webhook hears about."""
+        with self._lock:
+            return any(c.client_id == client_id and c.tenant_id == tenant_id for c in self._connections.values())
+
     def _connections_of(self, user_id: str, client_id: str) -> list[Connection]:
         return [c for c in self._connections.values() if c.user_id == user_id and c.client_id == client_id]
 

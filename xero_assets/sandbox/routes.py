@@ -7,6 +7,10 @@ read-only, and stats count the attempt), the catalog route (404 plain text), sco
 the organisation's region and removed endpoints (404), then the books and the wire format.
 
 Which path serves which API comes from the catalog alone (`Endpoint.full_path`), so there is no second table here.
+Paths are matched as Xero's router matches them (see ../shared/docs/xero-api.md, "Routing quirks"): case-insensitively
+(tap-xero requests `stream_id.title()` paths, other clients lowercase ones, payroll clients `/employees`), with or
+without one trailing slash, and `/Organisations` (pyxero's and tap-xero's spelling) as `/Organisation`. Anything else
+stays Xero's 404 plain text. Record ids and path arguments keep the case they were sent in.
 """
 
 from __future__ import annotations
@@ -43,9 +47,13 @@ class Route:
     path_args: Mapping[str, str] | None = None
 
 
+# Other spellings Xero's router answers for a catalog path (full paths; matched case-insensitively like the rest).
+ALIASES: Mapping[str, tuple[str, ...]] = {"/api.xro/2.0/Organisation": ("/api.xro/2.0/Organisations",)}
+
+
 def _compile(template: str) -> re.Pattern[str]:
     pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
-    return re.compile(f"^{pattern}$")
+    return re.compile(f"^{pattern}/?$", re.IGNORECASE)
 
 
 _Table = list[tuple[re.Pattern[str], XeroApi, Endpoint]]
@@ -57,13 +65,23 @@ def _routes() -> tuple[_Table, _Table]:
     for api in CATALOG:
         distinct = {e.full_path: e for e in (api.endpoint, *api.regional.values())}
         for endpoint in distinct.values():
-            lists.append((_compile(endpoint.full_path), api, endpoint))
-            if endpoint.id_field and "{" not in endpoint.path:
-                singles.append((_compile(endpoint.full_path + "/{record_id}"), api, endpoint))
+            for path in (endpoint.full_path, *ALIASES.get(endpoint.full_path, ())):
+                lists.append((_compile(path), api, endpoint))
+                if endpoint.id_field and "{" not in endpoint.path:
+                    singles.append((_compile(path + "/{record_id}"), api, endpoint))
     return lists, singles
 
 
 _LISTS, _SINGLES = _routes()
+
+
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+
+
+def _id(value: str) -> str:
+    """A GUID in any case is the same record to Xero (the books key them in lowercase); other ids (JournalNumber,
+    InvoiceNumber) pass as sent."""
+    return value.lower() if _GUID.match(value) else value
 
 
 def resolve(path: str) -> Route | None:
@@ -72,12 +90,19 @@ def resolve(path: str) -> Route | None:
     for pattern, api, endpoint in _LISTS:
         match = pattern.match(path)
         if match:
-            return Route(api, endpoint, endpoint.full_path, path_args=match.groupdict())
+            args = {name: _id(value) for name, value in match.groupdict().items()}
+            return Route(api, endpoint, endpoint.full_path, path_args=args)
     for pattern, api, endpoint in _SINGLES:
         match = pattern.match(path)
         if match:
-            return Route(api, endpoint, endpoint.full_path + "/{id}", record_id=match.group("record_id"))
+            return Route(api, endpoint, endpoint.full_path + "/{id}", record_id=_id(match.group("record_id")))
     return None
+
+
+def is_data_path(path: str) -> bool:
+    """True for a path under one of the data APIs' prefixes, in any case (the server routes these to `data_api`)."""
+    lowered = path.lower()
+    return any(lowered.startswith(prefix.lower() + "/") for prefix in DATA_PREFIXES)
 
 
 async def data_api(request: Request) -> Response:

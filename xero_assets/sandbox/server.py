@@ -28,17 +28,30 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
+from starlette.types import Scope
 
-from xero_assets.catalog import ApiBase
-from xero_assets.sandbox import control, identity_routes, wire
+from xero_assets.sandbox import control, identity_routes, webhook_routes, wire
 from xero_assets.sandbox.middleware import XeroResponses
-from xero_assets.sandbox.routes import data_api
+from xero_assets.sandbox.routes import data_api, is_data_path
 from xero_assets.sandbox.state import SandboxConfig, SandboxState, World, build_state
 
 __all__ = ["SandboxConfig", "SandboxHandle", "create_app", "running_sandbox", "serve_forever"]
 
 _ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+class _DataRoute(Route):
+    """Every path under a data API's prefix, in any case (Xero's router ignores case, so `/API.XRO/2.0/INVOICES`
+    is the invoices list): `data_api` resolves the rest against the catalog, and answers 404 itself."""
+
+    def __init__(self) -> None:
+        super().__init__("/api.xro/2.0/{rest:path}", data_api, methods=_ANY_METHOD)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http" and is_data_path(scope["path"]):
+            return Match.FULL, {"endpoint": self.endpoint, "path_params": {}}
+        return Match.NONE, {}
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
@@ -62,7 +75,8 @@ def create_app(config: SandboxConfig | None = None, world: World | None = None) 
         Route("/connections", identity_routes.connections, methods=["GET"]),
         Route("/connections/{connection_id}", identity_routes.connection, methods=_ANY_METHOD),
         *control.ROUTES,
-        *(Route(f"{base.value}/{{rest:path}}", data_api, methods=_ANY_METHOD) for base in ApiBase),
+        *webhook_routes.ROUTES,
+        _DataRoute(),
     ]
     app = Starlette(
         routes=routes,
@@ -109,7 +123,10 @@ def serve_forever(config: SandboxConfig, host: str = "127.0.0.1", port: int = 87
     state.set_base_url(_base_url(host, sock))
     sys.stdout.write(json.dumps(state.info()) + "\n")
     sys.stdout.flush()
-    _server(app, quiet=False).run(sockets=[sock])
+    try:
+        _server(app, quiet=False).run(sockets=[sock])
+    finally:
+        state.webhooks.close()
 
 
 @dataclass
@@ -149,3 +166,4 @@ def running_sandbox(
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+        state.webhooks.close()

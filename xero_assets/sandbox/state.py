@@ -1,8 +1,9 @@
 """One sandbox's configuration and live state, shared by its routes.
 
 `SandboxConfig` is what `xero-assets sandbox` and tests choose; `SandboxState` holds the clock, the books (from
-`xero_assets.sandbox.books`), identity, rate limiter, faults and stats that every route reads. The books are seen
-through the `World`/`TenantBooks` protocols below, which are the whole contract between the server and the data half.
+`xero_assets.sandbox.books`), identity, rate limiter, faults, stats and webhooks that every route reads. The books are
+seen through the `World`/`TenantBooks` protocols below, which are the whole contract between the server and the data
+half.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from xero_assets.sandbox.identity import (
 )
 from xero_assets.sandbox.ratelimit import Limits, RateLimiter
 from xero_assets.sandbox.stats import Stats
+from xero_assets.sandbox.webhooks import Webhooks
 
 
 @dataclass(frozen=True)
@@ -141,9 +143,11 @@ class SandboxState:
     user: User
     base_url: str = ""
     books_locks: dict[str, ReadWriteLock] = field(default_factory=dict)
+    webhooks: Webhooks = field(init=False)
 
     def __post_init__(self) -> None:
         self.books_locks = {tenant_id: ReadWriteLock() for tenant_id in self.world.tenants}
+        self.webhooks = Webhooks(self.clock, self.identity.app_connected, lambda: self.base_url)
 
     def tenant(self, tenant_id: str | None) -> TenantBooks | None:
         return self.world.tenants.get(tenant_id or "")

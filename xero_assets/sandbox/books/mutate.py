@@ -13,7 +13,8 @@ A spec is `{"action": ..., "api": ..., "count": N}` or `{"action": ..., "api": .
 Every change bumps UpdatedDateUTC to now (and moves the record to the end of the default order) except
 `edit_quiet`, which reproduces Xero's documented quirk that some edits (a part-paid invoice's DueDate, a contact's
 IsSupplier) change a record without bumping it, so an If-Modified-Since sync misses them. Journals are immutable:
-edits and voids post reversals. The result lists what changed so a test can assert a client saw it.
+edits and voids post reversals. The result lists what changed so a test can assert a client saw it: `ids`, and
+`changes` (`{"api", "id", "created"}` once per record, which the sandbox turns into webhook events).
 """
 
 from __future__ import annotations
@@ -75,21 +76,26 @@ class Change:
         return int(self.spec.get("count", 1))
 
     def finish(self, bumped: bool = True) -> dict[str, Any]:
+        changes: dict[tuple[str, str], bool] = {}  # (api, id) -> created; what webhooks announce
         for name, records in self.gen.out.items():
             for record in records:
                 self.books.collections[name].add(record)
                 self.changed.append(record.id)
+                changes[(name, record.id)] = True
         if bumped:
             for name, record in self.touched:
                 self.books.collections[name].touch(record, self.now)
                 self.changed.append(record.id)
         else:
             self.changed += [record.id for _, record in self.touched]
+        for name, record in self.touched:
+            changes.setdefault((name, record.id), False)
         journals = self.books.ledger.journals[self.journals_before :]
         return {
             "action": self.spec["action"],
             "api": self.spec["api"],
             "ids": list(dict.fromkeys(self.changed)),
+            "changes": [{"api": api, "id": rid, "created": created} for (api, rid), created in changes.items()],
             "journals": [j.number for j in journals],
             "updated": iso(self.now) if bumped else None,
             "bumped": bumped,
