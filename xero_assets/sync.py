@@ -162,7 +162,8 @@ class _Run:
         self.api = api
         self.result = result
         self.tenant_id = result.tenant_id
-        self.aged_budget = reports.aged_contacts_per_sync()  # lowered by the sync's call budget (xero_assets.plan)
+        # aged-by-contact contacts this API may read: lowered by the sync's call budget (xero_assets.plan)
+        self.aged_budget = getattr(client, "aged_budget", reports.aged_contacts_per_sync())
 
     def page_seen(self, records: Sequence[Any]) -> None:
         self.result.calls += 1
