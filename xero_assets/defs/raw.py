@@ -12,12 +12,12 @@ from typing import Any
 
 import dagster as dg
 
-from xero_assets import catalog
+from xero_assets import catalog, plan
 from xero_assets.defs.partitions import tenant_partitions
 from xero_assets.defs.resources import WarehouseResource, XeroResource
 from xero_assets.store.tokens import ConnectionStatus
 from xero_assets.store.warehouse import Warehouse
-from xero_assets.sync import SyncResult, TenantSyncError, sync_tenant
+from xero_assets.sync import SyncResult, TenantSyncError
 
 RAW_PREFIX = "xero"
 
@@ -151,14 +151,17 @@ def xero_sync(
         )
 
     try:
-        results = sync_tenant(
+        results, day = plan.planned_sync(
             xero.client_for(tenant_id), wh, selected, granted_scopes=scopes, full_refresh=config.full_refresh,
             on_result=progress,
         )  # fmt: skip
         failure = None
     except TenantSyncError as exc:  # report what did sync, then fail the step (its retry resumes from cursors)
-        results, failure = exc.results, exc
+        results, failure, day = exc.results, exc, getattr(exc, "plan", None)
+    budget = day.metadata() if day is not None else {}  # the tenant's call budget: planned, used, left of the day
     for result in results:
-        yield dg.MaterializeResult(asset_key=raw_key(result.api), metadata=result_metadata(wh, result))
+        if selected and result.api not in {a.name for a in selected}:
+            continue
+        yield dg.MaterializeResult(asset_key=raw_key(result.api), metadata={**result_metadata(wh, result), **budget})
     if failure is not None:
         raise dg.Failure(str(failure)) from failure.errors[0]
