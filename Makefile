@@ -24,4 +24,4 @@ lint: install
 	$(BIN)/ruff format --check .
 
 bench: install
-	$(BIN)/python -m pytest -m slow -s benchmarks/bench_sandbox.py benchmarks/bench_sync.py
+	$(BIN)/python -m pytest -m slow -s -p no:cacheprovider benchmarks/bench_sandbox.py benchmarks/bench_sync.py
