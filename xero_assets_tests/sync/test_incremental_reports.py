@@ -21,11 +21,8 @@ from xero_assets.store.warehouse import raw_records
 from xero_assets.sync import _report_document
 from xero_assets_tests.sync.conftest import Synced, connect, fast_config
 
-APIS = [
-    catalog.get(name)
-    for name in ("organisation", "contacts", "invoices", "payments", "journals", "trial_balance", "profit_and_loss")
-    + ("aged_receivables_by_contact",)
-]
+NAMES = ("organisation", "contacts", "invoices", "payments", "journals", "trial_balance", "profit_and_loss")
+APIS = [catalog.get(name) for name in (*NAMES, "aged_receivables_by_contact")]
 
 
 @pytest.fixture
