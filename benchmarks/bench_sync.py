@@ -338,6 +338,60 @@ def print_calls(rows: list[dict[str, Any]]) -> None:
         print(f"{row['size']:>7} | " + " | ".join(cells), flush=True)
 
 
+def _tree_rss_mb(process: psutil.Process) -> float:
+    total = 0
+    for one in [process, *process.children(recursive=True)]:
+        try:
+            total += one.memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return total / 2**20
+
+
+def cli_sync_peak_rss(size: str, backend: str, window: float) -> dict[str, float]:
+    """Peak RSS (the process and its children) of `xero-assets sync --tenant T`: first with `--select` every raw
+    API (the sync alone), then the whole graph (sync plus datasets) on a fresh warehouse, side by side."""
+    out: dict[str, float] = {}
+    raw = ",".join(api.name for api in catalog.SYNCABLE)
+    with sandbox_process(size, window) as info:
+        for label, select in (("sync_only", ["--select", raw]), ("sync_and_datasets", [])):
+            with backend_url(backend) as url, tempfile.TemporaryDirectory() as home:
+                key = Fernet.generate_key().decode()
+                app = sandbox_connect.sandbox_app_config(info)
+                store = sandbox_connect.open_token_store(app, url, key)
+                [connection] = sandbox_connect.consent(store)
+                store.close()
+                env = {**os.environ, **sandbox_connect.sandbox_env(info, url, key)}
+                env |= {"XERO_ASSETS_MINUTE_SECONDS": str(window), "DAGSTER_HOME": home}
+                command = [str(Path(sys.executable).with_name("xero-assets")), "sync", "--tenant", connection.tenant_id]
+                child = psutil.Popen([*command, *select], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                peak = 0.0
+                while child.poll() is None:
+                    peak = max(peak, _tree_rss_mb(child))
+                    time.sleep(0.05)
+                if child.returncode != 0:
+                    raise RuntimeError(f"xero-assets sync failed: {child.stderr.read().decode()[-2000:]}")
+                out[label] = peak
+    print(
+        f"{size} on {backend}: peak RSS of `xero-assets sync`: sync and datasets {out['sync_and_datasets']:,.0f} MB, "
+        f"sync only {out['sync_only']:,.0f} MB (goal < {RSS_GOAL_MB:.0f} MB)",
+        flush=True,
+    )
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(7200)
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_peak_rss_of_xero_assets_sync_with_and_without_datasets(backend: str) -> None:
+    if backend == "postgres":
+        from xero_assets_tests.conftest import require_postgres
+
+        require_postgres()
+    measured = cli_sync_peak_rss("large", backend, 1.0)
+    assert measured["sync_only"] < RSS_GOAL_MB  # the datasets' share is the datasets helpers' (issue 13)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(7200)
 def test_calls_of_first_second_and_after_a_day_syncs_small_medium_large(tmp_path: Path) -> None:
@@ -366,6 +420,7 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--window", type=float, default=1.0, help="the sandbox's (and client's) minute, seconds")
     parser.add_argument("--calls", action="store_true", help="calls of first / second / after-a-day syncs instead")
+    parser.add_argument("--cli-rss", action="store_true", help="peak RSS of `xero-assets sync` with/without datasets")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: measure one backend, print JSON
     parser.add_argument("--sandbox", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -373,6 +428,10 @@ def main() -> None:
         with backend_url(args.child) as url:
             measure = run_backend(json.loads(args.sandbox), url, args.child, args.window)
         print(json.dumps(asdict(measure)))
+        return
+    if args.cli_rss:
+        for backend in args.backends.split(","):
+            cli_sync_peak_rss(args.size, backend, args.window)
         return
     if args.calls:
         sizes = ["small", "medium", "large"][: ["small", "medium", "large"].index(args.size) + 1]

@@ -39,6 +39,7 @@ DAY_ALLOWANCE = 5000
 HEADROOM_SHARE = 0.10  # of the day's allowance, never spent by a background sync: Sync Data's share
 ROUTINE_SHARE = 0.05  # the most a routine (incremental) sync may spend of the day's allowance
 ROUGH_JOURNALS_PER_INVOICE = 3  # pessimistic: an invoice, its payment, and edits or credits
+PUBLISHED_RETURNS_GUESS = 4  # GST/BAS returns a first read finds (a year of quarterly returns), before listing
 PLAN_ROW = "day_plan"  # its row in xero_sync_state (purged with the tenant)
 
 
@@ -202,8 +203,8 @@ def estimate(
         state = warehouse.state(tenant, api.name)
         if api.kind is Kind.REPORT:
             requests = [] if api.name == "tax_reports" else reports.plan(api.name, today)
-            if api.name == "tax_reports":
-                per_api[api.name] = 1 + warehouse.count(tenant, api.name)
+            if api.name == "tax_reports":  # the list, and (on a first read) each published return
+                per_api[api.name] = 1 if state.last_completed else 1 + PUBLISHED_RETURNS_GUESS
             elif api.name in reports.AGED_INVOICE_TYPE:
                 aged.append(api.name)  # at most the per-sync budget; how many are outstanding is known below
             elif state.last_completed is None:
