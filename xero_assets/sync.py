@@ -566,8 +566,9 @@ def sync_tenant(
             sync_api(client, warehouse, api, country=None, granted_scopes=scopes, full_refresh=False)
     country = tenant_country(warehouse, client.tenant_id)
     middle = sorted((a for a in chosen if a.name not in _FIRST and not _reads_last(a)), key=_weight)
-    last = sorted((a for a in chosen if _reads_last(a)), key=_weight)
-    for wave in (middle, last):
+    last = sorted((a for a in chosen if _reads_last(a) and a.name not in reports.AGED_INVOICE_TYPE), key=_weight)
+    aged = [a for a in chosen if a.name in reports.AGED_INVOICE_TYPE]  # on what the call budget leaves (plan.py)
+    for wave in (middle, last, aged):
         with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"sync-{client.tenant_id[:8]}") as pool:
             list(pool.map(lambda a: one(a, country), wave))
     done = [results[a.name] for a in chosen if a.name in results]
