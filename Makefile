@@ -25,4 +25,5 @@ lint: install
 
 bench: install
 	$(BIN)/pip install --quiet -e '.[dev,fleet]'
-	$(BIN)/python -m pytest -m slow -s benchmarks/bench_sandbox.py benchmarks/bench_sync.py benchmarks/bench_fleet.py
+	$(BIN)/python -m pytest -m slow -s -p no:cacheprovider benchmarks/bench_sandbox.py benchmarks/bench_sync.py \
+		benchmarks/bench_datasets.py benchmarks/bench_fleet.py

@@ -150,8 +150,41 @@ def run(size: str, tenants: int, compare: bool, http: bool, report: Callable[[st
             report(
                 f"1,000-invoice page over HTTP:  {over_http['total_ms']:.0f} ms (median, through the sandbox server)"
             )
-    report(f"goals: ready < {READY_GOAL_S:.0f} s, page < {PAGE_GOAL_MS:.0f} ms")
+    results["ordered"] = ordered_vs_unordered(books, pages, report)
+    report(f"goals: ready < {READY_GOAL_S:.0f} s, page < {PAGE_GOAL_MS:.0f} ms, ordered < {ORDER_GOAL}x unordered")
     return results
+
+
+ORDER_GOAL = 1.5
+ORDERS = ("UpdatedDateUTC ASC", "UpdatedDateUTC DESC", "Date DESC", "InvoiceNumber ASC")
+
+
+def ordered_vs_unordered(books: Books, pages: list[int], report: Callable[[str], Any] = print) -> dict[str, Any]:
+    """The same 1,000-invoice pages with and without `order`, side by side, in one run (in process).
+
+    The first ordered page of an order pays for the order once (UpdatedDateUTC orders need no rendering; other
+    fields render every record once); every later page of that order, until a change, reads the cached order.
+    """
+    api = catalog.get("invoices")
+
+    def page_ms(params: dict[str, str]) -> float:
+        query = Query.from_params({**api.endpoint.params, **params, "pageSize": str(PAGE_SIZE)})
+        started = time.perf_counter()
+        result = books.list(api, api.endpoint, query)
+        assert result.records
+        return (time.perf_counter() - started) * 1000
+
+    unordered = statistics.median(page_ms({"page": str(p)}) for p in pages * 3)
+    out: dict[str, Any] = {"unordered_ms": unordered}
+    for order in ORDERS:
+        first = page_ms({"page": str(pages[0]), "order": order})
+        warm = statistics.median(page_ms({"page": str(p), "order": order}) for p in pages * 3)
+        out[order] = {"first_ms": first, "page_ms": warm, "ratio": warm / max(unordered, 1e-9)}
+        report(
+            f"order={order!r:24} page {warm:6.0f} ms vs unordered {unordered:5.0f} ms: {warm / unordered:4.2f}x "
+            f"(first page of this order {first:6.0f} ms)"
+        )
+    return out
 
 
 def _summary(c: dict[str, int]) -> str:
@@ -160,6 +193,7 @@ def _summary(c: dict[str, int]) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # building the large world takes minutes on a loaded 2-core machine
 def test_large_is_ready_in_under_a_minute_and_serves_a_1000_invoice_page_in_under_300_ms() -> None:
     results = run("large", tenants=3, compare=False, http=True)
     large = results["large"]
@@ -168,6 +202,7 @@ def test_large_is_ready_in_under_a_minute_and_serves_a_1000_invoice_page_in_unde
     assert results["page_in_process"]["total_ms"] < PAGE_GOAL_MS
     if results.get("page_over_http") is not None:
         assert results["page_over_http"]["total_ms"] < PAGE_GOAL_MS
+    assert all(results["ordered"][order]["ratio"] <= ORDER_GOAL for order in ORDERS), results["ordered"]
 
 
 def main() -> None:

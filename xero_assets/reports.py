@@ -8,6 +8,13 @@ reports need one call per contact, and only contacts with something outstanding 
 reports are one list call plus one call per published report. The plan depends only on "today", so a test, the
 benchmark and the sync agree on it.
 
+What a sync re-reads (`incremental`): past months rarely change, so after the first read only the requests covering
+the current month and the months a change touched are re-read; for reports whose month-end figures include every
+earlier posting (balance sheet, trial balance, executive summary, bank summary) a change in month M touches M and
+every later month. A periodic full re-read (`full_reread_interval`, default weekly) catches what no cursor sees
+(quiet edits, back-dated changes a cursor missed). Aged-by-contact reports are read for the contacts whose invoices
+changed and those never read, then the stalest, within a per-sync budget (`choose_contacts`).
+
 Financial-year awareness: 13 monthly columns always include the start of the organisation's current financial year
 (it is at most 12 months back), so year-to-date figures are sums of those columns, not extra calls;
 `financial_year_start` says which columns.
@@ -16,11 +23,16 @@ Financial-year awareness: 13 monthly columns always include the start of the org
 from __future__ import annotations
 
 import calendar
-from collections.abc import Sequence
+import os
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 
 MONTHS_BACK = 12  # the current month plus this many before it
+FULL_REREAD_DAYS = 7  # default; XERO_ASSETS_REPORTS_FULL_REREAD_DAYS overrides
+AGED_CONTACTS_PER_SYNC = 100  # default per aged report per sync; XERO_ASSETS_AGED_CONTACTS_PER_SYNC overrides
+
+Month = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -30,6 +42,23 @@ class ReportRequest:
     period: str
     params: dict[str, str] = field(default_factory=dict)
     path_suffix: str = ""  # appended to the catalog path (published reports: /{ReportID})
+    covers: tuple[date, date] | None = None  # the first and last day the response's figures cover
+
+    @property
+    def months(self) -> set[Month]:
+        """The calendar months this response covers (what decides whether a change makes it worth re-reading)."""
+        if self.covers is None:
+            return set()
+        (start, end), out = self.covers, set()
+        year, month = start.year, start.month
+        while (year, month) <= (end.year, end.month):
+            out.add((year, month))
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        return out
+
+    def covers_label(self) -> dict[str, str] | None:
+        """The period as stored beside the response ({"From": ..., "To": ...}, ISO dates)."""
+        return None if self.covers is None else {"From": self.covers[0].isoformat(), "To": self.covers[1].isoformat()}
 
 
 def month_end(year: int, month: int) -> date:
@@ -79,18 +108,95 @@ def plan(api_name: str, today: date, contacts: Sequence[str] = ()) -> list[Repor
                 params = {"date": iso(month_end(y1, m1)), "periods": comparisons, "timeframe": "MONTH"}
             else:  # BudgetSummary runs forward from `date`, `periods` columns, timeframe an integer (1 = month)
                 params = {"date": iso(date(y0, m0, 1)), "periods": str(len(chunk)), "timeframe": "1"}
-            out.append(ReportRequest(key, params))
+            out.append(ReportRequest(key, params, covers=(date(y0, m0, 1), month_end(y1, m1))))
         return out
     if api_name in ("trial_balance", "executive_summary"):
-        return [ReportRequest(f"{y:04d}-{m:02d}", {"date": iso(month_end(y, m))}) for y, m in span]
+        return [
+            ReportRequest(f"{y:04d}-{m:02d}", {"date": iso(month_end(y, m))}, covers=(date(y, m, 1), month_end(y, m)))
+            for y, m in span
+        ]
     if api_name == "bank_summary":
         return [
-            ReportRequest(f"{y:04d}-{m:02d}", {"fromDate": iso(date(y, m, 1)), "toDate": iso(month_end(y, m))})
+            ReportRequest(
+                f"{y:04d}-{m:02d}",
+                {"fromDate": iso(date(y, m, 1)), "toDate": iso(month_end(y, m))},
+                covers=(date(y, m, 1), month_end(y, m)),
+            )
             for y, m in span
         ]
     if api_name in ("aged_receivables_by_contact", "aged_payables_by_contact"):
-        return [ReportRequest(contact, {"contactId": contact, "date": iso(today)}) for contact in contacts]
+        return [
+            ReportRequest(contact, {"contactId": contact, "date": iso(today)}, covers=(today, today))
+            for contact in contacts
+        ]
     raise KeyError(f"no report plan for {api_name!r}")
 
 
 AGED_INVOICE_TYPE = {"aged_receivables_by_contact": "ACCREC", "aged_payables_by_contact": "ACCPAY"}
+
+
+# Reports whose figures at a month's end include every posting before it: a change in month M moves M and every
+# later month. Profit and loss and budget columns are each month's own.
+CUMULATIVE = frozenset({"balance_sheet", "trial_balance", "executive_summary", "bank_summary"})
+
+
+def _setting(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number (got {raw!r}); unset it for the default {default}") from None
+    if value < 0:
+        raise ValueError(f"{name} must be 0 or more (got {value})")
+    return value
+
+
+def full_reread_interval() -> timedelta:
+    """How often every month of every report is re-read whatever the cursors say (0 days: every sync)."""
+    return timedelta(days=_setting("XERO_ASSETS_REPORTS_FULL_REREAD_DAYS", FULL_REREAD_DAYS))
+
+
+def aged_contacts_per_sync() -> int:
+    """How many contacts' aged reports one sync may read, per aged report."""
+    return _setting("XERO_ASSETS_AGED_CONTACTS_PER_SYNC", AGED_CONTACTS_PER_SYNC)
+
+
+def months_touched(api_name: str, today: date, changed: Iterable[date]) -> set[Month]:
+    """The months of `api_name` a change on any of the `changed` dates can have moved, plus the current month."""
+    span = months(today)
+    touched = {(d.year, d.month) for d in changed}
+    out = {span[-1]}
+    if api_name in CUMULATIVE and touched:
+        earliest = min(touched)
+        return out | {m for m in span if m >= earliest}
+    return out | (touched & set(span))
+
+
+def incremental(requests: Sequence[ReportRequest], needed: set[Month], stored: Iterable[str]) -> list[ReportRequest]:
+    """The requests worth re-reading: those covering a needed month, and any whose response is not stored yet."""
+    have = set(stored)
+    return [r for r in requests if r.period not in have or r.months & needed]
+
+
+def choose_contacts(
+    outstanding: Sequence[str],
+    changed: Iterable[str],
+    last_read: Mapping[str, datetime],
+    now: datetime,
+    budget: int,
+    stale_after: timedelta,
+) -> list[str]:
+    """Whose aged report to read this sync, at most `budget`: first contacts whose invoices changed since the last
+    read (including any paid off since, so their stored report stops showing a debt) and outstanding contacts never
+    read; then outstanding contacts whose read is older than `stale_after`, oldest first. Deterministic, so the
+    contacts a budget leaves out are the first read next time."""
+    open_now = set(outstanding)
+    changed_set = {c for c in changed if c in open_now or c in last_read}
+    first = sorted(changed_set | {c for c in open_now if c not in last_read})
+    stale = sorted(
+        (c for c in open_now if c not in changed_set and c in last_read and now - last_read[c] >= stale_after),
+        key=lambda c: (last_read[c], c),
+    )
+    return (first + stale)[:budget]

@@ -27,6 +27,7 @@ from typing import Any, Protocol, TypeVar
 
 from xero_assets import catalog, reports
 from xero_assets.catalog import Kind, Paging, XeroApi
+from xero_assets.store import changes
 from xero_assets.store.warehouse import SyncState, Warehouse, WriteCounts, now_utc
 from xero_assets.xero import dates
 from xero_assets.xero.errors import (
@@ -181,6 +182,8 @@ class _Run:
         self.result = result
         self.tenant_id = result.tenant_id
         self.allow_mass_delete = allow_mass_delete
+        # aged-by-contact contacts this API may read: lowered by the sync's call budget (xero_assets.plan)
+        self.aged_budget = getattr(client, "aged_budget", reports.aged_contacts_per_sync())
 
     def flag_missing(self, scan_started: datetime, done: SyncState) -> None:
         """After a complete read: flag what Xero no longer returned, unless it is most of the API (see MassDelete).
@@ -272,7 +275,9 @@ def sync_api(
         run = _Run(client, warehouse, api, result, allow_mass_delete)
         try:
             if api.kind is Kind.REPORT:
-                _sync_report(run, endpoint, today or datetime.now(UTC).date())
+                _sync_report(run, endpoint, today or datetime.now(UTC).date(), full_refresh)
+            elif api.name == "linked_transactions":
+                _sync_linked_transactions(run, endpoint, state, full_refresh)
             elif endpoint.paging is Paging.OFFSET:
                 _sync_offset(run, endpoint, state, full_refresh)
             elif endpoint.paging is Paging.PER_EMPLOYEE:
@@ -291,7 +296,7 @@ def sync_api(
             warehouse.save_state(client.tenant_id, api.name, paused)
             result.paused_until = reset
     final = warehouse.state(client.tenant_id, api.name)
-    result.cursor = final.cursor_label if api.kind is not Kind.REPORT else "reports are re-read every run"
+    result.cursor = final.cursor_label if api.kind is not Kind.REPORT else _report_cursor_label(final)
     result.row_count = warehouse.count(client.tenant_id, api.name)
     stats = client.stats
     result.day_remaining = getattr(stats, "day_remaining", None)
@@ -402,8 +407,15 @@ def _report_document(response: dict[str, Any]) -> dict[str, Any]:
     return {"Reports": reports_}
 
 
-def _sync_report(run: _Run, endpoint: catalog.Endpoint, today: date) -> None:
+def _sync_report(run: _Run, endpoint: catalog.Endpoint, today: date, full_refresh: bool = False) -> None:
+    """Read what changed of one report (see `xero_assets.reports`): the requests `_report_requests` plans, each
+    stored under its period with the dates it covers; its cursors are taken BEFORE reading, so a change that lands
+    while the report is read is seen again next time rather than never."""
     wh, api, tenant = run.warehouse, run.api, run.tenant_id
+    before = wh.state(tenant, api.name)
+    now = now_utc()
+    full = full_refresh or _full_read_due(before, now)
+    after = _report_cursors(wh, tenant, api.name)
     if api.name == "tax_reports":  # published GST/BAS: the list call says which reports there are to read
         listing = run.client.get_json(endpoint.full_path)
         run.page_seen([0])
@@ -412,18 +424,109 @@ def _sync_report(run: _Run, endpoint: catalog.Endpoint, today: date) -> None:
             for r in listing.get("Reports") or []
             if r.get("ReportID")
         ]
+        if not full:  # a published return does not change: read only those not stored yet (all at a full re-read)
+            requests = reports.incremental(requests, set(), changes.stored_report_reads(wh, tenant, api.name))
+    elif api.name in reports.AGED_INVOICE_TYPE:
+        requests = _aged_requests(run, before, today, now)
+        full = False  # the aged reports refresh by contact, stalest first, never all at once
     else:
-        contacts: list[str] = []
-        if api.name in reports.AGED_INVOICE_TYPE:
-            contacts = wh.outstanding_contacts(tenant, reports.AGED_INVOICE_TYPE[api.name])
-        requests = reports.plan(api.name, today, contacts)
-    seen_at = now_utc()
+        requests = reports.plan(api.name, today)
+        if not full:
+            needed = reports.months_touched(api.name, today, _changed_dates(wh, tenant, before))
+            requests = reports.incremental(requests, needed, changes.stored_report_reads(wh, tenant, api.name))
     for request in requests:
         response = run.client.get_json(endpoint.full_path + request.path_suffix, request.params or None)
         run.page_seen([0])
-        run.result.counts += wh.write_report(tenant, api.name, request.period, _report_document(response), seen_at)
-    wh.save_state(tenant, api.name, SyncState(last_completed=now_utc()))
-    run.result.full_read = True
+        document = _report_document(response)
+        if request.covers is not None:
+            document["Covers"] = request.covers_label()
+        run.result.counts += wh.write_report(tenant, api.name, request.period, document, now_utc())
+    done = replace(after, last_completed=now_utc(), last_full_read=now if full else before.last_full_read)
+    wh.save_state(tenant, api.name, done)
+    run.result.full_read = full
+
+
+def _full_read_due(state: SyncState, now: datetime) -> bool:
+    return state.last_full_read is None or now - state.last_full_read >= reports.full_reread_interval()
+
+
+def _report_cursor_label(state: SyncState) -> str:
+    """A report's cursor as a person reads it: what the next sync looks past, and when all was last re-read."""
+    parts = []
+    if state.journal_offset is not None:
+        parts.append(f"re-reads months of journals after JournalNumber {state.journal_offset}")
+    elif state.updated_cursor is not None:
+        parts.append(f"re-reads what changed after {state.updated_cursor.isoformat()}Z")
+    if state.last_full_read is not None:
+        parts.append(f"last full re-read {state.last_full_read.isoformat(timespec='seconds')}Z")
+    return "; ".join(parts) or "read in full next sync"
+
+
+def _report_cursors(wh: Warehouse, tenant: str, api_name: str) -> SyncState:
+    """Where the books stand now, by Xero's own cursors: the last JournalNumber stored and the newest update of
+    the documents (of the invoices, for aged reports); the next read looks only past these."""
+    if api_name in reports.AGED_INVOICE_TYPE:
+        invoice_type = reports.AGED_INVOICE_TYPE[api_name]
+        return SyncState(updated_cursor=changes.newest_invoice_update(wh, tenant, invoice_type))
+    journals, documents = changes.last_journal_number(wh, tenant), changes.newest_document_update(wh, tenant)
+    return SyncState(journal_offset=journals, updated_cursor=documents)
+
+
+def _changed_dates(wh: Warehouse, tenant: str, before: SyncState) -> set[date]:
+    """The dates of every posting since the report's last read: from journals when they are stored (an edit's
+    reversal carries the old date, so back-dated changes show), else from the documents Xero updated since."""
+    if before.journal_offset is not None:
+        return changes.journal_dates_after(wh, tenant, before.journal_offset)
+    if changes.last_journal_number(wh, tenant) is not None:  # journals arrived since the last read: all are new
+        return changes.journal_dates_after(wh, tenant, 0)
+    if before.updated_cursor is not None:
+        return changes.document_dates_since(wh, tenant, before.updated_cursor)
+    return changes.document_dates_since(wh, tenant, datetime.min)
+
+
+def _aged_requests(run: _Run, before: SyncState, today: date, now: datetime) -> list[reports.ReportRequest]:
+    """Aged-by-contact: the contacts `reports.choose_contacts` picks within this sync's budget."""
+    wh, tenant, api_name = run.warehouse, run.tenant_id, run.api.name
+    invoice_type = reports.AGED_INVOICE_TYPE[api_name]
+    since = before.updated_cursor or datetime.min
+    chosen = reports.choose_contacts(
+        wh.outstanding_contacts(tenant, invoice_type),
+        changes.contacts_updated_since(wh, tenant, invoice_type, since),
+        changes.stored_report_reads(wh, tenant, api_name),
+        now,
+        budget=min(reports.aged_contacts_per_sync(), run.aged_budget),
+        stale_after=reports.full_reread_interval(),
+    )
+    return reports.plan(api_name, today, chosen)
+
+
+def _sync_linked_transactions(run: _Run, endpoint: catalog.Endpoint, state: SyncState, full_refresh: bool) -> None:
+    """LinkedTransactions have no If-Modified-Since, so a whole read costs a call per 100. Between periodic full
+    re-reads only the links of invoices and bank transactions Xero updated since the last read are re-read, by
+    SourceTransactionID (bills, spend money) or TargetTransactionID (sales invoices), one call each; when that
+    would cost more than a whole read, or a full re-read is due, the whole list is read (which also finds links
+    Xero removed)."""
+    wh, tenant = run.warehouse, run.tenant_id
+    now = now_utc()
+    cursor = _report_cursors(wh, tenant, "").updated_cursor
+    due = _full_read_due(state, now)
+    documents = [] if due or full_refresh else changes.documents_updated_since(wh, tenant, state.updated_cursor or now)
+    whole_read = wh.count(tenant, run.api.name) // catalog.PAGE_ONLY_SIZE + 1
+    if due or full_refresh or state.updated_cursor is None or len(documents) >= whole_read or state.scan_page:
+        _sync_scan(run, endpoint, state, full_refresh=True)
+        final = wh.state(tenant, run.api.name)
+        wh.save_state(tenant, run.api.name, replace(final, updated_cursor=cursor, last_full_read=now))
+        return
+    run.result.full_read = False
+    for document_id, kind in documents:
+        side = "TargetTransactionID" if kind == "ACCREC" else "SourceTransactionID"
+        for page in run.client.iter_pages(endpoint, params={side: document_id}):
+            run.page_seen(page.records)
+            run.result.counts += wh.write_records(
+                tenant, run.api.name, page.records, id_field=endpoint.id_field, updated_field=endpoint.updated_field,
+                seen_at=now_utc(),
+            )  # fmt: skip
+    wh.save_state(tenant, run.api.name, replace(state, updated_cursor=cursor, last_completed=now_utc()))
 
 
 # ----- minimum calls ----------------------------------------------------------------------------------------------
@@ -444,7 +547,8 @@ def minimum_calls(
     - page-only lists and Journals (100 a call, no page count): floor(n / 100) + 1, since only a short page (possibly
       empty) proves the end;
     - other lists: one call; NZ/UK leave: one per employee;
-    - reports: `xero_assets.reports.plan`'s count (+1 list call for published tax reports).
+    - reports: `xero_assets.reports.plan`'s count (+1 list call for published tax reports, which a later sync
+      reads only when newly published); aged-by-contact at most the per-sync contact budget.
     The tests assert the sync makes exactly this many calls; the benchmark prints its calls against it.
     """
     endpoint = api.endpoint_for(country)
@@ -453,7 +557,7 @@ def minimum_calls(
     if api.kind is Kind.REPORT:
         if api.name == "tax_reports":
             return 1 + published_reports
-        fake_contacts = ["x"] * outstanding_contacts
+        fake_contacts = ["x"] * min(outstanding_contacts, reports.aged_contacts_per_sync())
         return len(reports.plan(api.name, datetime.now(UTC).date(), fake_contacts))
     if endpoint.paging is Paging.PAGE_SIZE:
         return max(1, math.ceil(records / catalog.PAGE_SIZE_MAX))
@@ -506,9 +610,14 @@ def failure_reason(exc: BaseException) -> str:
 
 # ----- one tenant -------------------------------------------------------------------------------------------------
 
-# Read after the rest: they use what the first waves stored (country; payroll employees; outstanding invoices).
+# Read after the rest: they use what the first waves stored (country; payroll employees; the journals and documents
+# that say which report months and linked transactions changed; outstanding invoices).
 _FIRST = ("organisation",)
-_LAST = ("payroll_leave", "aged_receivables_by_contact", "aged_payables_by_contact")
+_LAST = ("payroll_leave", "linked_transactions")
+
+
+def _reads_last(api: XeroApi) -> bool:
+    return api.name in _LAST or api.kind is Kind.REPORT
 
 
 def _weight(api: XeroApi) -> int:
@@ -575,9 +684,10 @@ def sync_tenant(
             except TENANT_STOPPERS as exc:
                 raise TenantSyncError(client.tenant_id, [], {api.name: exc}, [a.name for a in chosen]) from exc
     country = tenant_country(warehouse, client.tenant_id)
-    middle = sorted((a for a in chosen if a.name not in _FIRST + _LAST), key=_weight)
-    last = [a for a in chosen if a.name in _LAST]
-    for wave in (middle, last):
+    middle = sorted((a for a in chosen if a.name not in _FIRST and not _reads_last(a)), key=_weight)
+    last = sorted((a for a in chosen if _reads_last(a) and a.name not in reports.AGED_INVOICE_TYPE), key=_weight)
+    aged = [a for a in chosen if a.name in reports.AGED_INVOICE_TYPE]  # on what the call budget leaves (plan.py)
+    for wave in (middle, last, aged):
         with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"sync-{client.tenant_id[:8]}") as pool:
             list(pool.map(lambda a: one(a, country), wave))
     done = [results[a.name] for a in chosen if a.name in results]

@@ -12,12 +12,12 @@ from typing import Any
 
 import dagster as dg
 
-from xero_assets import catalog
+from xero_assets import catalog, plan
 from xero_assets.defs.partitions import tenant_partitions
 from xero_assets.defs.resources import WarehouseResource, XeroResource
 from xero_assets.store.tokens import ConnectionStatus
 from xero_assets.store.warehouse import Warehouse
-from xero_assets.sync import SyncResult, TenantSyncError, failure_reason, sync_tenant
+from xero_assets.sync import SyncResult, TenantSyncError, failure_reason
 from xero_assets.xero.errors import TenantNotConnected
 
 RAW_PREFIX = "xero"
@@ -180,16 +180,20 @@ def xero_sync(
         )
 
     try:
-        results = sync_tenant(
+        results, day = plan.planned_sync(
             xero.client_for(tenant_id), wh, selected, granted_scopes=scopes, full_refresh=config.full_refresh,
             on_result=progress, allow_mass_delete=config.allow_mass_delete,
         )  # fmt: skip
         problem = None
     except TenantSyncError as exc:  # report what did sync, then fail the step: the failed APIs fail as assets
-        results, problem = exc.results, exc
+        results, problem, day = exc.results, exc, getattr(exc, "plan", None)
+    budget = day.metadata() if day is not None else {}  # the tenant's call budget: planned, used, left of the day
+    wanted = {api.name for api in selected}
     for result in results:
+        if selected and result.api not in wanted:  # the planner reads Organisation first, selected or not
+            continue
         for bad in result.counts.bad_fields[:20]:  # all of them (up to 100) are in the metadata
             context.log.warning(str(bad))
-        yield dg.MaterializeResult(asset_key=raw_key(result.api), metadata=result_metadata(wh, result))
+        yield dg.MaterializeResult(asset_key=raw_key(result.api), metadata={**result_metadata(wh, result), **budget})
     if problem is not None:
         raise failure(wh, xero, problem) from problem.errors[0]

@@ -104,6 +104,8 @@ class SyncState:
     `scan_*` describe a scan in progress: the next page to read, the If-Modified-Since it runs with, when it started
     (for finding records a full refresh no longer sees) and the newest timestamp seen so far. A killed scan resumes
     at `scan_page` with the same `scan_ims`, so nothing between the old cursor and the kill is skipped.
+    `last_full_read` is when everything of the API was last re-read whatever the cursors said (reports and
+    LinkedTransactions re-read only what changed in between; see xero_assets.reports).
     """
 
     updated_cursor: datetime | None = None
@@ -116,6 +118,7 @@ class SyncState:
     paused_until: datetime | None = None
     last_completed: datetime | None = None
     unavailable_until: datetime | None = None  # Xero answered 404 (the organisation lacks it): not asked before then
+    last_full_read: datetime | None = None
 
     def to_json(self) -> str:
         return json.dumps({k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(self).items()})

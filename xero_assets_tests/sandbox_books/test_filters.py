@@ -116,3 +116,37 @@ def test_a_single_contact_group_lists_its_members(books: Books) -> None:
     listed = books.list(api, api.endpoint, Query()).records[0]
     single = books.get(api, api.endpoint, listed["ContactGroupID"])
     assert listed["Contacts"] == [] and single is not None and single["Contacts"]
+
+
+def _expected_order(records: list[dict], field: str, descending: bool) -> list[str]:
+    """A brute-force stable sort of the default order: what the collection's cached order must equal."""
+    from xero_assets.sandbox.books.where import sort_key
+
+    ordered = sorted(records, key=lambda r: sort_key(r.get(field)), reverse=descending)
+    return [r["InvoiceID"] for r in ordered]
+
+
+@pytest.mark.parametrize("order", ["UpdatedDateUTC ASC", "UpdatedDateUTC DESC", "Date DESC", "Total"])
+def test_cached_orders_equal_a_full_sort_with_and_without_if_modified_since(books: Books, order: str) -> None:
+    field, *direction = order.split()
+    everything = invoices(books)
+    assert [i["InvoiceID"] for i in invoices(books, order=order)] == _expected_order(
+        everything, field, direction == ["DESC"]
+    )
+    api = catalog.get("invoices")
+    since = parse(everything[len(everything) // 2]["UpdatedDateUTC"])
+    query = Query(order=order, if_modified_since=since)
+    recent = [r for r in everything if parse(r["UpdatedDateUTC"]) >= since]  # type: ignore[operator]
+    got = [r["InvoiceID"] for r in books.list(api, api.endpoint, query).records]
+    assert got == _expected_order(recent, field, direction == ["DESC"])
+
+
+def test_a_change_moves_a_record_in_every_cached_order(small_world: World) -> None:
+    from xero_assets.sandbox.books.mutate import apply_mutation
+
+    books = list(small_world.tenants.values())[-1]  # not the module's shared organisation
+    before = [i["InvoiceID"] for i in invoices(books, order="UpdatedDateUTC DESC")]
+    change = apply_mutation(books, {"action": "edit", "api": "invoices", "count": 1})
+    after = [i["InvoiceID"] for i in invoices(books, order="UpdatedDateUTC DESC")]
+    assert after[0] == change["ids"][0] != before[0]
+    assert sorted(after) == sorted(before)

@@ -299,8 +299,8 @@ def sort_key(value: Any) -> tuple[int, Any]:
     return (3, str(value))
 
 
-def apply_order(records: list[Record], order: str) -> list[Record]:
-    """Sort by `order` ("Field [ASC|DESC], Field2 ..."), stable so equal keys keep the default order."""
+def order_clauses(order: str) -> list[tuple[list[str], bool]]:
+    """`order` ("Field [ASC|DESC], Field2 ...") as (field path, descending) pairs, or ValidationException."""
     clauses: list[tuple[list[str], bool]] = []
     for part in order.split(","):
         words = part.strip().split()
@@ -309,6 +309,9 @@ def apply_order(records: list[Record], order: str) -> list[Record]:
         if len(words) > 2 or (len(words) == 2 and words[1].upper() not in {"ASC", "DESC"}):
             raise QueryError(VALIDATION, f"Invalid order clause: {order!r}")
         clauses.append((words[0].split("."), len(words) == 2 and words[1].upper() == "DESC"))
-    for names, descending in reversed(clauses):
-        records = sorted(records, key=lambda r, n=names: sort_key(_lookup(r, n)), reverse=descending)
-    return records
+    return clauses
+
+
+def order_value(record: Record, names: Sequence[str]) -> tuple[int, Any]:
+    """The sort key of one rendered record for one order clause's field path."""
+    return sort_key(_lookup(record, names))

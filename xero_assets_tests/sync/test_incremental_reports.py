@@ -1,0 +1,140 @@
+"""Reports are re-read for what changed: a document changed in a past month has that month (and, for month-end
+reports, every later one) re-read and equal to Xero's, while untouched months cost nothing; the periodic full re-read
+catches a change no cursor sees (Xero's quiet edit of a part-paid invoice's DueDate); aged-by-contact reports stay
+within their per-sync budget and continue the backlog next sync. All over real HTTP against the sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from xero_assets import catalog, reports
+from xero_assets.sandbox.server import running_sandbox
+from xero_assets.store import typed
+from xero_assets.store.warehouse import raw_records
+from xero_assets.sync import _report_document
+from xero_assets_tests.sync.conftest import Synced, connect, fast_config
+
+NAMES = ("organisation", "contacts", "invoices", "payments", "journals", "trial_balance", "profit_and_loss")
+APIS = [catalog.get(name) for name in (*NAMES, "aged_receivables_by_contact")]
+
+
+@pytest.fixture
+def synced(sqlite_url: str) -> Iterator[Synced]:
+    with running_sandbox(fast_config(tenants=1, size="small")) as handle:
+        synced = connect(handle, sqlite_url)
+        yield synced
+        synced.close()
+
+
+def stored(synced: Synced, tenant: str, api: str, period: str) -> dict[str, Any]:
+    t = raw_records.c
+    query = sa.select(t.data).where(t.tenant_id == tenant, t.api == api, t.record_id == period)
+    with synced.warehouse.engine.connect() as conn:
+        return json.loads(conn.execute(query).scalar_one())
+
+
+def xeros(synced: Synced, tenant: str, api: str, request: reports.ReportRequest) -> dict[str, Any]:
+    """What Xero answers now for the same request, as the sync stores it."""
+    response = synced.tenant(tenant).get_json(catalog.get(api).endpoint.full_path, request.params)
+    return {**_report_document(response), "Covers": request.covers_label()}
+
+
+def by_api(results: list[Any]) -> dict[str, Any]:
+    return {r.api: r for r in results}
+
+
+def test_a_change_in_a_past_month_rereads_that_month_and_later_ones_equal_to_xero(synced: Synced) -> None:
+    tenant = next(iter(synced.connections))
+    today = datetime.now(UTC).date()
+    first = by_api(synced.sync(tenant, APIS))
+    assert first["trial_balance"].calls == reports.MONTHS_BACK + 1
+
+    span = reports.months(today)
+    past = span[-5]  # four months before the current one
+    inv = typed.TABLES["xero_invoices"].c
+    query = sa.select(inv.id).where(
+        inv.tenant_id == tenant,
+        inv.type == "ACCREC",
+        inv.status == "AUTHORISED",
+        inv.amountdue > 0,
+        inv.date >= date(*past, 1),
+        inv.date <= reports.month_end(*past),
+    )
+    with synced.warehouse.engine.connect() as conn:
+        invoice_id = conn.execute(query.limit(1)).scalar_one()
+    change = synced.control(
+        "POST", "mutate", json={"tenant_id": tenant, "action": "edit", "api": "invoices", "id": invoice_id}
+    )
+    assert change["journals"], "the edit posted a reversal and a new journal in the invoice's month"
+
+    second = by_api(synced.sync(tenant, APIS))
+    later = span.index(past)
+    assert second["trial_balance"].calls == len(span) - later  # that month and every month end after it
+    assert second["profit_and_loss"].calls == 1  # one call holds all 13 months
+    assert second["trial_balance"].counts.updated >= 1
+    for year, month in span[later:]:
+        [request] = [r for r in reports.plan("trial_balance", today) if r.period == f"{year:04d}-{month:02d}"]
+        assert stored(synced, tenant, "trial_balance", request.period) == xeros(
+            synced, tenant, "trial_balance", request
+        )
+    untouched = span[0]
+    assert stored(synced, tenant, "trial_balance", f"{untouched[0]:04d}-{untouched[1]:02d}")["Covers"] == {
+        "From": date(*untouched, 1).isoformat(),
+        "To": reports.month_end(*untouched).isoformat(),
+    }
+
+    third = by_api(synced.sync(tenant, APIS))
+    assert third["trial_balance"].calls == 1  # nothing changed: the current month only
+
+
+def test_the_periodic_full_reread_catches_a_quiet_edit_no_cursor_sees(
+    synced: Synced, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XERO_ASSETS_AGED_CONTACTS_PER_SYNC", "100000")
+    tenant = next(iter(synced.connections))
+    today = datetime.now(UTC).date()
+    synced.sync(tenant, APIS)
+    change = synced.control("POST", "mutate", json={"tenant_id": tenant, "action": "edit_quiet", "api": "invoices"})
+    assert change["bumped"] is False
+    [invoice_id] = change["ids"]
+    inv = typed.TABLES["xero_invoices"].c
+    with synced.warehouse.engine.connect() as conn:
+        contact = conn.execute(sa.select(inv.contactid).where(inv.id == invoice_id)).scalar_one()
+    [request] = reports.plan("aged_receivables_by_contact", today, [contact])
+
+    quiet = by_api(synced.sync(tenant, APIS))
+    assert quiet["aged_receivables_by_contact"].calls == 0  # no invoice was bumped: no contact's balance moved
+    assert quiet["invoices"].counts.updated == 0  # If-Modified-Since cannot see it either
+    before = stored(synced, tenant, "aged_receivables_by_contact", contact)
+    assert before != xeros(synced, tenant, "aged_receivables_by_contact", request)
+
+    monkeypatch.setenv("XERO_ASSETS_REPORTS_FULL_REREAD_DAYS", "0")  # as when a week has passed
+    due = by_api(synced.sync(tenant, APIS))
+    assert due["aged_receivables_by_contact"].calls == len(synced.warehouse.outstanding_contacts(tenant, "ACCREC"))
+    assert due["trial_balance"].calls == reports.MONTHS_BACK + 1
+    assert stored(synced, tenant, "aged_receivables_by_contact", contact) == xeros(
+        synced, tenant, "aged_receivables_by_contact", request
+    )
+
+
+def test_aged_reports_stay_within_their_budget_and_continue_the_backlog(
+    synced: Synced, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XERO_ASSETS_AGED_CONTACTS_PER_SYNC", "3")
+    tenant = next(iter(synced.connections))
+    first = by_api(synced.sync(tenant, APIS))
+    outstanding = synced.warehouse.outstanding_contacts(tenant, "ACCREC")
+    assert len(outstanding) > 6
+    assert first["aged_receivables_by_contact"].calls == 3
+    second = by_api(synced.sync(tenant, APIS))
+    assert (second["aged_receivables_by_contact"].calls, second["aged_receivables_by_contact"].counts.inserted) == (
+        3,
+        3,
+    )
