@@ -8,7 +8,7 @@ skipped with what to grant.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import pandas as pd
 
@@ -17,7 +17,7 @@ from xero_assets.datasets.general_ledger import general_ledger_chunks
 from xero_assets.datasets.kpis import kpi_figures, kpi_summary
 from xero_assets.datasets.ledger_reads import account_movements, chart_of_accounts, stored_report
 from xero_assets.datasets.money import month_range
-from xero_assets.datasets.spec import DatasetInputs, DatasetSkipped, DatasetSpec
+from xero_assets.datasets.spec import Builder, DatasetInputs, DatasetSkipped, DatasetSpec
 
 JOURNALS_SCOPE = "accounting.journals.read"
 REPORTS_SCOPE = "accounting.reports.read"
@@ -60,7 +60,14 @@ def _from_reports(inputs: DatasetInputs, report: str, title: str) -> pd.DataFram
     return cells
 
 
-def _statement(journals_build, report: str, title: str, parse):  # type: ignore[no-untyped-def]
+def _statement(
+    journals_build: Callable[[statements.MonthlyLedger], pd.DataFrame],
+    report: str,
+    title: str,
+    parse: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame],
+) -> Builder:
+    """A statement's builder: from the journals when granted, else from Xero's `report` as the sync stored it."""
+
     def build(inputs: DatasetInputs, _: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         if uses_journals(inputs):
             return journals_build(monthly_ledger(inputs))

@@ -6,6 +6,7 @@ figures, which is what a person needs to find it in Xero."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 
 import pandas as pd
 
@@ -13,7 +14,7 @@ from xero_assets.datasets import xero_reports
 from xero_assets.datasets.chart import CREDITORS, DEBTORS
 from xero_assets.datasets.ledger import accounts
 from xero_assets.datasets.ledger_reads import stored_report
-from xero_assets.datasets.money import ZERO, total
+from xero_assets.datasets.money import ZERO, money, total
 from xero_assets.datasets.spec import CheckOutcome, DatasetCheck, DatasetInputs
 
 DIFFERENCE_COLUMNS = ("tenant", "organisation", "account", "period", "figure", "dataset", "xero", "difference")
@@ -39,6 +40,11 @@ def trial_balance_nets_to_zero(inputs: DatasetInputs, frame: pd.DataFrame | None
     return CheckOutcome(True, f"debits equal credits at all {months} month ends")
 
 
+def _figure(value: object) -> Decimal:
+    """A figure to compare: a line one side lacks (None, or pandas' NaN) is zero there."""
+    return value if isinstance(value, Decimal) else money(value)
+
+
 def compare(
     inputs: DatasetInputs, ours: pd.DataFrame, xero: pd.DataFrame, keys: list[str], figures: list[str], title: str
 ) -> CheckOutcome:
@@ -48,22 +54,25 @@ def compare(
         return CheckOutcome(True, f"no {title} report stored for this organisation: nothing to compare with")
     months = set(xero["month"])
     mine = ours[ours["month"].isin(months)]
-    label = "account_name"
-    joined = mine.set_index(keys)[[*figures, label]].join(
-        xero.set_index(keys)[[*figures, label]], how="outer", lsuffix="_ours", rsuffix="_xero"
-    )
+
+    def by_key(frame: pd.DataFrame) -> dict[tuple, tuple]:
+        columns = [*keys, "account_name", *figures]
+        return {row[: len(keys)]: row[len(keys) :] for row in frame[columns].itertuples(index=False, name=None)}
+
+    left, right = by_key(mine), by_key(xero)
+    nothing = (None, *([ZERO] * len(figures)))
     rows = []
-    for key, row in joined.iterrows():
-        key = key if isinstance(key, tuple) else (key,)
-        name = row[f"{label}_ours"] if isinstance(row[f"{label}_ours"], str) else row[f"{label}_xero"]
-        for figure in figures:
-            a, b = row[f"{figure}_ours"], row[f"{figure}_xero"]
-            a = ZERO if a is None or (isinstance(a, float) and a != a) else a
-            b = ZERO if b is None or (isinstance(b, float) and b != b) else b
+    for key in sorted(left.keys() | right.keys()):
+        a_row, b_row = left.get(key, nothing), right.get(key, nothing)
+        name = a_row[0] if isinstance(a_row[0], str) else b_row[0]
+        for figure, a, b in zip(figures, a_row[1:], b_row[1:], strict=True):
+            a, b = _figure(a), _figure(b)
             if a != b:
+                account = f"{name} ({key[-1]})" if name != key[-1] else str(name)
                 rows.append({"tenant": inputs.tenant_id, "organisation": inputs.organisation.name,
-                             "account": f"{name} ({key[-1]})" if name != key[-1] else str(name), "period": key[0],
-                             "figure": figure, "dataset": a, "xero": b, "difference": a - b})  # fmt: skip
+                             "account": account, "period": key[0], "figure": figure, "dataset": a, "xero": b,
+                             "difference": a - b})  # fmt: skip
+    joined = left.keys() | right.keys()
     compared = len(joined) * len(figures)
     if rows:
         return CheckOutcome(False, f"{len(rows)} of {compared} figures differ from Xero's {title} "
@@ -71,7 +80,18 @@ def compare(
     return CheckOutcome(True, f"all {compared} figures equal Xero's {title} to the cent over {len(months)} months")
 
 
-def _matches(report: str, title: str, parse: Callable, keys: list[str], figures: list[str]) -> Callable:
+Check = Callable[[DatasetInputs, pd.DataFrame | None, Mapping[str, pd.DataFrame]], CheckOutcome]
+
+
+def _matches(
+    report: str,
+    title: str,
+    parse: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame],
+    keys: list[str],
+    figures: list[str],
+) -> Check:
+    """A check that the dataset equals Xero's `report` (as the sync stored it) on `figures` per `keys`."""
+
     def run(inputs: DatasetInputs, frame: pd.DataFrame | None, _: Mapping) -> CheckOutcome:
         assert frame is not None
         if report not in inputs.granted:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 import sqlalchemy as sa
@@ -66,9 +67,44 @@ def _ensure(conn: sa.Connection, table: sa.Table) -> None:
     table.create(conn)
 
 
-def _records(frame: pd.DataFrame, tenant_id: str) -> list[dict[str, Any]]:
-    out = frame.astype(object).where(frame.notna(), None)
-    return [{"tenant_id": tenant_id, **row} for row in out.to_dict("records")]
+def _converter(kind: sa.types.TypeEngine[Any], sqlite: bool) -> Any:
+    """What one column's present cells need before the driver takes them, or None when nothing: on SQLite (no
+    Decimal, no date adapters) Decimal goes as its exact text, which the NUMERIC column stores as a number, and dates
+    as the ISO text SQLAlchemy itself writes; numpy scalars become Python ones."""
+    if isinstance(kind, (sa.Date, sa.DateTime)):
+
+        def to_date(v: Any) -> Any:
+            if isinstance(v, pd.Timestamp):
+                v = v.to_pydatetime() if isinstance(kind, sa.DateTime) else v.date()
+            return str(v) if sqlite else v
+
+        return to_date
+    if isinstance(kind, sa.Numeric) and not isinstance(kind, sa.Float):
+        return str if sqlite else None
+    if isinstance(kind, sa.Boolean):
+        return bool
+    if isinstance(kind, sa.Integer):
+        return int
+    return None
+
+
+def _column(series: pd.Series, kind: sa.types.TypeEngine[Any], sqlite: bool) -> list[Any]:
+    """One column's cells for the driver, missing values (None, NaN, NaT) as None, converted once per column."""
+    values = series.astype(object).where(series.notna(), None).tolist()
+    convert = _converter(kind, sqlite)
+    return values if convert is None else [None if v is None else convert(v) for v in values]
+
+
+def _insert(conn: sa.Connection, table: sa.Table, tenant_id: str, frame: pd.DataFrame) -> None:
+    """One executemany of plain tuples built column by column: SQLAlchemy's per-row parameter processing would cost
+    more than the build."""
+    names = [c.name for c in table.columns]
+    sqlite = conn.dialect.name == "sqlite"
+    columns = [_column(frame[name], table.c[name].type, sqlite) for name in names[1:]]
+    rows = list(zip([tenant_id] * len(frame), *columns, strict=True))
+    marker = "?" if sqlite else "%s"
+    quoted = ", ".join(f'"{name}"' for name in names)
+    conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join([marker] * len(names))})', rows)
 
 
 def write_dataset(engine: sa.Engine, spec: DatasetSpec, tenant_id: str, frames: Iterable[pd.DataFrame]) -> int:
@@ -88,7 +124,7 @@ def write_dataset(engine: sa.Engine, spec: DatasetSpec, tenant_id: str, frames: 
         conn.execute(table.delete().where(table.c.tenant_id == tenant_id))
         for chunk in _chain(first, chunks):
             if len(chunk):
-                conn.execute(table.insert(), _records(chunk[[c.name for c in table.columns][1:]], tenant_id))
+                _insert(conn, table, tenant_id, chunk)
                 rows += len(chunk)
     return rows
 
@@ -126,4 +162,28 @@ def organisation(warehouse: Warehouse, tenant_id: str) -> Organisation:
         country=str(org.get("CountryCode") or ""),
         financial_year_end_day=int(org.get("FinancialYearEndDay") or 31),
         financial_year_end_month=int(org.get("FinancialYearEndMonth") or 12),
+        timezone=XERO_TIMEZONES.get(str(org.get("Timezone") or "").upper(), "UTC"),
     )
+
+
+# Xero's Organisation.Timezone (Windows zone ids, upper-cased) for the countries Xero serves, as IANA names.
+XERO_TIMEZONES = {
+    "AUSEASTERNSTANDARDTIME": "Australia/Sydney", "EAUSTRALIASTANDARDTIME": "Australia/Brisbane",
+    "CENAUSTRALIASTANDARDTIME": "Australia/Adelaide", "AUSCENTRALSTANDARDTIME": "Australia/Darwin",
+    "WAUSTRALIASTANDARDTIME": "Australia/Perth", "TASMANIASTANDARDTIME": "Australia/Hobart",
+    "NEWZEALANDSTANDARDTIME": "Pacific/Auckland", "GMTSTANDARDTIME": "Europe/London",
+    "EASTERNSTANDARDTIME": "America/New_York", "CENTRALSTANDARDTIME": "America/Chicago",
+    "MOUNTAINSTANDARDTIME": "America/Denver", "USMOUNTAINSTANDARDTIME": "America/Phoenix",
+    "PACIFICSTANDARDTIME": "America/Los_Angeles", "ALASKANSTANDARDTIME": "America/Anchorage",
+    "HAWAIIANSTANDARDTIME": "Pacific/Honolulu", "SINGAPORESTANDARDTIME": "Asia/Singapore",
+    "SOUTHAFRICASTANDARDTIME": "Africa/Johannesburg", "UTC": "UTC",
+}  # fmt: skip
+
+
+def organisation_today(org: Organisation, now: datetime | None = None) -> date:
+    """Today in the organisation's own time zone (UTC when the zone is unknown here or has no tz database)."""
+    moment = now or datetime.now(UTC)
+    try:
+        return moment.astimezone(ZoneInfo(org.timezone)).date()
+    except ZoneInfoNotFoundError:
+        return moment.astimezone(UTC).date()

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from types import ModuleType
 
 import xero_assets.datasets as package
-from xero_assets.datasets.spec import DatasetSpec
+from xero_assets.datasets.spec import DatasetCheck, DatasetSpec
 
 
 def _modules() -> list[ModuleType]:
@@ -47,7 +47,7 @@ def all_datasets() -> tuple[DatasetSpec, ...]:
     return _ordered(spec for module in _modules() for spec in getattr(module, "DATASETS", ()))
 
 
-def all_checks() -> tuple:  # type: ignore[type-arg]
+def all_checks() -> tuple[DatasetCheck, ...]:
     return tuple(check for module in _modules() for check in getattr(module, "CHECKS", ()))
 
 

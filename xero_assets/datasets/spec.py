@@ -30,6 +30,7 @@ class Organisation:
     country: str
     financial_year_end_day: int
     financial_year_end_month: int
+    timezone: str = "UTC"  # IANA name, from Xero's Organisation.Timezone: what "today" means for this organisation
 
 
 @dataclass(frozen=True)

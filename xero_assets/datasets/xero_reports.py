@@ -12,7 +12,7 @@ from datetime import datetime
 import pandas as pd
 
 from xero_assets.datasets.chart import REPORT_SECTION
-from xero_assets.datasets.money import ZERO, money, month_end, month_key
+from xero_assets.datasets.money import money, month_end, month_key
 from xero_assets.datasets.statements import CASH_COLUMNS, STATEMENT_COLUMNS, TRIAL_BALANCE_COLUMNS
 
 _LABEL_FORMATS = ("%b %Y", "%d %b %Y", "%b %y", "%d %b %y", "%Y-%m-%d", "%d/%m/%Y")
@@ -94,24 +94,30 @@ def _by_period_month(cells: pd.DataFrame) -> pd.DataFrame:
     return _newest_per_month(cells.assign(month=periods))
 
 
+def _by_account(frame: pd.DataFrame) -> dict[tuple[str, str], tuple[str, dict[int, str]]]:
+    """{(month, account id): (row label, {column number: value})} for the rows tied to an account."""
+    out: dict[tuple[str, str], tuple[str, dict[int, str]]] = {}
+    rows = frame[frame["account_id"].notna()]
+    for month, account, label, col_no, value in rows[
+        ["month", "account_id", "row_label", "col_no", "value"]
+    ].itertuples(index=False, name=None):
+        out.setdefault((month, account), (label, {}))[1][int(col_no)] = value
+    return out
+
+
 def trial_balance(cells: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
     """TrialBalance per month end: each account's debit and credit (the report's first two amount columns)."""
     frame = _by_period_month(cells) if not cells.empty else cells
     if frame.empty:
         return pd.DataFrame(columns=list(TRIAL_BALANCE_COLUMNS))
-    frame = frame[frame["account_id"].notna() & frame["col_no"].isin([1, 2])]
-    chart = accounts.set_index("account_id") if not accounts.empty else pd.DataFrame()
+    chart = {} if accounts.empty else {row[0]: row for row in accounts.itertuples(index=False, name=None)}
     rows = []
-    for (month, account), group in frame.groupby(["month", "account_id"], sort=True):
-        values = dict(zip(group["col_no"], group["value"], strict=True))
+    for (month, account), (label, values) in sorted(_by_account(frame).items()):
         debit, credit = money(values.get(1)), money(values.get(2))
-        info = chart.loc[account] if account in chart.index else None
-        rows.append({"month": month, "month_end": month_end(month), "account_id": account,
-                     "account_code": None if info is None else info["account_code"],
-                     "account_name": group["row_label"].iloc[0],
-                     "account_type": None if info is None else info["account_type"],
-                     "account_class": None if info is None else info["account_class"],
-                     "debit": debit, "credit": credit, "balance": debit - credit, "source": "reports"})  # fmt: skip
+        _, code, _, kind, klass, _ = chart.get(account, (account, None, None, None, None, None))
+        rows.append({"month": month, "month_end": month_end(month), "account_id": account, "account_code": code,
+                     "account_name": label, "account_type": kind, "account_class": klass, "debit": debit,
+                     "credit": credit, "balance": debit - credit, "source": "reports"})  # fmt: skip
     return pd.DataFrame(rows, columns=list(TRIAL_BALANCE_COLUMNS))
 
 
@@ -120,17 +126,14 @@ def bank_summary(cells: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
     frame = _by_period_month(cells) if not cells.empty else cells
     if frame.empty:
         return pd.DataFrame(columns=list(CASH_COLUMNS))
-    frame = frame[frame["account_id"].notna()]
     named = _accounts_named(accounts)
     rows = []
-    for (month, account), group in frame.groupby(["month", "account_id"], sort=True):
-        values = {col: money(value) for col, value in zip(group["col_no"], group["value"], strict=True)}
-        opening, received, spent, closing = (values.get(k, ZERO) for k in (1, 2, 3, 4))
+    for (month, account), (label, values) in sorted(_by_account(frame).items()):
+        opening, received, spent, closing = (money(values.get(k)) for k in (1, 2, 3, 4))
         code, _ = named.get(account, (None, None))
         rows.append({"month": month, "month_end": month_end(month), "account_id": account, "account_code": code,
-                     "account_name": group["row_label"].iloc[0], "opening_balance": opening, "received": received,
-                     "spent": spent, "net_movement": closing - opening, "closing_balance": closing,
-                     "source": "reports"})  # fmt: skip
+                     "account_name": label, "opening_balance": opening, "received": received, "spent": spent,
+                     "net_movement": closing - opening, "closing_balance": closing, "source": "reports"})  # fmt: skip
     return pd.DataFrame(rows, columns=list(CASH_COLUMNS))
 
 

@@ -8,14 +8,13 @@ with the builder's reason when it cannot be built, and run the checks on what wa
 """
 
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 
 from xero_assets import catalog
-from xero_assets.datasets.load import organisation, table_name, write_dataset
+from xero_assets.datasets.load import organisation, organisation_today, table_name, write_dataset
 from xero_assets.datasets.registry import all_datasets, needed
 from xero_assets.datasets.spec import DatasetInputs, DatasetSkipped, DatasetSpec, Organisation
 from xero_assets.defs import checks
@@ -53,14 +52,27 @@ def granted_apis(scopes: tuple[str, ...]) -> frozenset[str]:
 
 
 def preview(frame: pd.DataFrame, org: Organisation) -> dg.MetadataValue:
-    """The first rows with the organisation's name, an id left out where its name column says who it is, money
-    to the cent as stored."""
+    """The first rows (of the latest month, for a monthly dataset) with the organisation's name; an id is left out
+    where a name column says who it is (a statement's `line` is an account id or a total's label, so it goes where
+    `account_name` names both); money to the cent as stored."""
     if frame.empty:
         return dg.MetadataValue.md("_no rows_")
+    if "month" in frame.columns and frame["month"].notna().any():
+        frame = frame[frame["month"] == frame["month"].max()]
     named = [c for c in frame.columns if c.endswith("_id") and f"{c[:-3]}_name" in frame.columns]
-    shown = frame.head(PREVIEW_ROWS).drop(columns=named).astype(object)
-    shown = shown.where(shown.notna(), "")
+    if "line" in frame.columns and "account_name" in frame.columns:
+        named.append("line")
+    shown = frame.drop(columns=named)
     shown.insert(0, "organisation", org.name)
+    return preview_rows(shown)
+
+
+def preview_rows(frame: pd.DataFrame) -> dg.MetadataValue:
+    """The first rows as a markdown table, empty cells blank, numbers exactly as stored (never re-rounded)."""
+    if frame.empty:
+        return dg.MetadataValue.md("_no rows_")
+    shown = frame.head(PREVIEW_ROWS).astype(object)
+    shown = shown.where(shown.notna(), "")
     return dg.MetadataValue.md(shown.to_markdown(index=False, disable_numparse=True))
 
 
@@ -78,7 +90,9 @@ class _FirstChunk:
             yield chunk
 
 
-def _metadata(inputs: DatasetInputs, spec: DatasetSpec, rows: int, first: pd.DataFrame, frame: pd.DataFrame | None):
+def _metadata(
+    inputs: DatasetInputs, spec: DatasetSpec, rows: int, first: pd.DataFrame, frame: pd.DataFrame | None
+) -> dict[str, Any]:
     metadata: dict[str, Any] = {
         "dagster/row_count": rows,
         "organisation": inputs.organisation.name,
@@ -143,10 +157,11 @@ def dashboards(
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     tenant_id = context.partition_key
     wh = warehouse.warehouse()
+    org = organisation(wh, tenant_id)
     inputs = DatasetInputs(
         engine=wh.engine,
-        organisation=organisation(wh, tenant_id),
-        as_at=datetime.now(UTC).date(),
+        organisation=org,
+        as_at=organisation_today(org),
         granted=granted_apis(granted_scopes(xero, tenant_id)),
     )
     selected = [key.path[-1] for key in context.selected_asset_keys]

@@ -12,7 +12,7 @@ Movements (debits positive), by month:
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pandas as pd
@@ -21,7 +21,10 @@ import pytest
 from xero_assets.datasets import statements
 from xero_assets.datasets.general_ledger import Lookups, ledger_lines
 from xero_assets.datasets.kpis import kpi_summary
+from xero_assets.datasets.load import organisation_today
 from xero_assets.datasets.money import financial_year_start, money, month_range
+from xero_assets.datasets.spec import Organisation
+from xero_assets.defs.dashboards import preview
 
 D = Decimal
 MONTHS = ["2026-05", "2026-06", "2026-07", "2026-08"]
@@ -167,3 +170,22 @@ def test_the_general_ledger_names_the_document_contact_and_tracking() -> None:
     assert gl["net_amount"].tolist() == [D("115.00"), D("-115.00")]
     assert (gl["tracking_category_1"].iloc[1], gl["tracking_option_1"].iloc[1]) == ("Region", "North")
     assert gl["tracking_option_1"].iloc[0] is None
+
+
+def test_today_is_the_organisations_own_date() -> None:
+    sydney = Organisation("t", "Acme", "AUD", "AU", 30, 6, timezone="Australia/Sydney")
+    new_york = Organisation("t", "Acme", "USD", "US", 31, 12, timezone="America/New_York")
+    moment = datetime(2026, 11, 30, 20, 0, tzinfo=UTC)  # 07:00 on 1 December in Sydney, 15:00 on 30 Nov in New York
+    assert organisation_today(sydney, moment) == date(2026, 12, 1)
+    assert organisation_today(new_york, moment) == date(2026, 11, 30)
+
+
+def test_the_preview_names_the_organisation_and_keeps_money_to_the_cent() -> None:
+    frame = pd.DataFrame(
+        {"month": ["2026-11", "2026-12", "2026-12"], "line": ["a1", "a1", "Total Income"],
+         "account_id": ["a1", "a1", None], "account_name": ["Sales", "Sales", "Total Income"],
+         "amount": [D("1.00"), D("112110.79"), D("112110.79")]}
+    )  # fmt: skip
+    shown = preview(frame, Organisation("t", "Acme Pty", "AUD", "AU", 30, 6)).value
+    assert "| Acme Pty" in shown and "112110.79" in shown and "112111" not in shown.replace("112110.79", "")
+    assert "2026-11" not in shown and "a1" not in shown  # the latest month, named, not by id

@@ -7,24 +7,33 @@ Hand-worked unit tests of the transforms live in xero_assets_tests/datasets/."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import dagster as dg
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
-from xero_assets import catalog, reports
-from xero_assets.datasets import xero_reports
-from xero_assets.datasets.ledger import accounts
+from xero_assets import catalog, reports, sandbox_connect
+from xero_assets.datasets import statements, xero_reports
+from xero_assets.datasets.ledger import GL_NEEDS_JOURNALS, accounts
 from xero_assets.datasets.ledger_checks import compare
 from xero_assets.datasets.load import organisation, read_dataset, write_dataset
+from xero_assets.datasets.registry import needed
 from xero_assets.datasets.spec import CheckOutcome, DatasetInputs, DatasetSkipped
 from xero_assets.defs.checks import DATASET_CHECKS
-from xero_assets.defs.dashboards import BY_NAME, DATASETS, granted_apis
+from xero_assets.defs.dashboards import BY_NAME, DATASETS, dashboards, dataset_key, granted_apis
+from xero_assets.defs.partitions import TENANT_PARTITIONS_NAME
+from xero_assets.defs.resources import WarehouseResource
+from xero_assets.defs.rollup import ROLLUP, kpi_rollup
 from xero_assets.sandbox.server import running_sandbox
 from xero_assets.store.warehouse import flatten_report
+from xero_assets.xero.scopes import all_scopes
 from xero_assets_tests.sync.conftest import Synced, connect, fast_config
+from xero_assets_tests.sync.test_assets import resources_for
 
 STATEMENTS = {  # dataset -> (report API, parser, key, figures)
     "trial_balance": ("trial_balance", xero_reports.trial_balance, ["month", "account_id"], ["debit", "credit"]),
@@ -42,7 +51,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Synced, di
         synced = connect(handle, f"sqlite:///{Path(tmp_path_factory.mktemp('datasets')) / 'warehouse.db'}")
         countries = {t["country"]: t["tenant_id"] for t in synced.control("GET", "tenants")["tenants"]}
         for tenant in countries.values():
-            synced.sync(tenant)
+            synced.sync(tenant, READS)
         yield synced, countries
         synced.close()
 
@@ -57,11 +66,24 @@ def inputs_for(synced: Synced, tenant: str, journals: bool) -> DatasetInputs:
     )
 
 
-def build_and_check(inputs: DatasetInputs) -> tuple[dict[str, pd.DataFrame], dict[str, CheckOutcome]]:
-    """Every dataset built and written as the asset does, then every check on it; skipped datasets left out."""
+LEDGER = ("general_ledger", *STATEMENTS, "kpis")
+# What the ledger and receivables-ageing datasets read, and the organisation (not the whole catalog: payroll, quotes
+# and the like cost sync time and nothing here reads them).
+READS = [
+    catalog.get(name)
+    for name in sorted({"organisation", *(api for spec in DATASETS if spec.name in (*LEDGER, "ar_ageing")
+                                          for api in spec.reads)})
+]  # fmt: skip
+
+
+def build_and_check(
+    inputs: DatasetInputs, names: tuple[str, ...] = LEDGER
+) -> tuple[dict[str, pd.DataFrame], dict[str, CheckOutcome]]:
+    """The named datasets (the ledger's by default: the document datasets have their own tests) built and written
+    as the asset does, then every check on each; skipped datasets left out."""
     built: dict[str, pd.DataFrame] = {}
     outcomes: dict[str, CheckOutcome] = {}
-    for spec in DATASETS:
+    for spec in needed(names, DATASETS):
         try:
             result = spec.build(inputs, {name: built[name] for name in spec.uses})
         except DatasetSkipped:
@@ -100,22 +122,43 @@ def test_every_check_passes_and_every_statement_equals_xeros_reports_over_http(
     inputs = inputs_for(synced, tenant, journals)
     built, outcomes = build_and_check(inputs)
     assert not failures(outcomes), failures(outcomes)
-    expected = {"general_ledger", *STATEMENTS, "kpis"} if journals else {*STATEMENTS, "kpis"}
-    assert set(built) & {"general_ledger", *STATEMENTS, "kpis"} == expected  # the document datasets: their own tests
+    assert set(built) == (set(LEDGER) if journals else set(LEDGER) - {"general_ledger"})
     source = "journals" if journals else "reports"
-    for name, (report, parse, keys, figures) in STATEMENTS.items():
+    over_http = {report: parse(xero_over_http(synced, tenant, report), accounts(inputs))
+                 for report, parse, _, _ in STATEMENTS.values()}  # fmt: skip
+    for name, (report, _, keys, figures) in STATEMENTS.items():
         frame = built[name]
         assert set(frame["source"]) == {source}, name
-        xero = parse(xero_over_http(synced, tenant, report), accounts(inputs))
+        xero = over_http[report]
         assert len(xero) > 0, f"{report}: nothing to compare with"
         outcome = compare(inputs, frame, xero, keys, figures, report)
         assert outcome.passed, f"{name} vs {report} over HTTP: {outcome.summary}\n{outcome.differences.head()}"
         assert "over 13 months" in outcome.summary  # every month the sync read
-    kpis = built["kpis"].set_index("kpi")["value"]
-    sheet = built["balance_sheet_by_month"]
-    latest = sheet[sheet["month"] == sheet["month"].max()].set_index("account_name")["amount"]
-    assert kpis["accounts_receivable"] == latest["Accounts Receivable"]
-    assert kpis["accounts_payable"] == latest["Accounts Payable"]
+    kpis = built["kpis"].set_index("kpi")
+    pnl, sheet, bank = over_http["profit_and_loss"], over_http["balance_sheet"], over_http["bank_summary"]
+
+    def line(frame: pd.DataFrame, month: str, name: str) -> Decimal:
+        return frame.loc[(frame["month"] == month) & (frame["account_name"] == name), "amount"].sum()
+
+    month = kpis.loc["revenue", "period"]
+    assert kpis.loc["revenue", "value"] == line(pnl, month, "Total Income")
+    assert kpis.loc["net_profit", "value"] == line(pnl, month, "Net Profit")
+    at = kpis.loc["accounts_receivable", "period"]
+    assert kpis.loc["accounts_receivable", "value"] == line(sheet, at, "Accounts Receivable")
+    assert kpis.loc["accounts_payable", "value"] == line(sheet, at, "Accounts Payable")
+    cash_at = kpis.loc["cash", "period"]
+    assert kpis.loc["cash", "value"] == sum(bank.loc[bank["month"] == cash_at, "closing_balance"])
+    if journals:  # the general ledger's lines, summed, give Xero's TrialBalance for every month read
+        gl = built["general_ledger"].rename(columns={"net_amount": "net"})
+        movements = gl.groupby(["account_id", "month"], as_index=False)["net"].sum().assign(debits=Decimal(0))
+        tb = statements.trial_balance(
+            statements.monthly_ledger(movements, accounts(inputs), sorted(set(built["trial_balance"]["month"])),
+                                      inputs.organisation.financial_year_end_month)
+        )  # fmt: skip
+        outcome = compare(
+            inputs, tb, over_http["trial_balance"], ["month", "account_id"], ["debit", "credit"], "TrialBalance"
+        )
+        assert outcome.passed, outcome.differences.head()
     cash = built["cash_by_month"]
     per_month = cash.groupby("month")["account_id"].nunique()
     assert per_month.nunique() == 1, "every bank account has a row in every month"
@@ -131,7 +174,7 @@ def test_without_the_journals_scope_the_general_ledger_says_what_to_grant(world:
 def test_the_general_ledger_names_every_line(world: tuple[Synced, dict[str, str]]) -> None:
     synced, countries = world
     inputs = inputs_for(synced, countries["GB"], journals=True)
-    built, _ = build_and_check(inputs)
+    built, _ = build_and_check(inputs, ("general_ledger",))
     ledger = built["general_ledger"]
     assert all(isinstance(v, Decimal) for v in ledger["net_amount"])
     assert sum(ledger["net_amount"]) == 0  # every journal balances
@@ -142,6 +185,88 @@ def test_the_general_ledger_names_every_line(world: tuple[Synced, dict[str, str]
     assert payments["contact_name"].notna().all()
     assert ledger["account_name"].notna().all() and ledger["account_class"].notna().all()
     assert (ledger["gross_amount"] == ledger["net_amount"] + ledger["tax_amount"]).all()
+
+
+def test_in_dagster_a_tenant_without_the_journals_scope_gets_report_datasets_with_passing_checks(
+    world: tuple[Synced, dict[str, str]],
+) -> None:
+    """Through the asset itself: the consent decides the source, the general ledger is not materialized and says
+    what to grant, and every check on what was built passes (the KPIs plotted as numbers)."""
+    synced, countries = world
+    tenant = countries["GB"]
+    scopes = [s for s in all_scopes() if s != "accounting.journals.read"]
+    sandbox_connect.consent(synced.store, tenant_ids=[tenant], scopes=scopes)
+    try:
+        instance = dg.DagsterInstance.ephemeral()
+        instance.add_dynamic_partitions(TENANT_PARTITIONS_NAME, [tenant])
+        selection = [dataset_key(name) for name in ("general_ledger", *STATEMENTS, "kpis")]
+        result = dg.materialize(
+            [dashboards], partition_key=tenant, instance=instance, resources=resources_for(synced), selection=selection
+        )
+    finally:
+        sandbox_connect.consent(synced.store, tenant_ids=[tenant], scopes=list(synced.connections[tenant].scopes))
+    assert result.success
+    materialized = {e.asset_key.path[-1]: e.materialization.metadata for e in result.get_asset_materialization_events()}
+    assert set(materialized) == {*STATEMENTS, "kpis"}
+    assert {m["source"].value for m in materialized.values()} == {"reports"}
+    assert isinstance(materialized["kpis"]["accounts_receivable"].value, float)
+    observed = [e.asset_observation_data.asset_observation for e in result.all_events
+                if e.event_type_value == "ASSET_OBSERVATION"]  # fmt: skip
+    assert [(o.asset_key.path[-1], o.metadata["skipped"].value) for o in observed] == [
+        ("general_ledger", GL_NEEDS_JOURNALS)
+    ]
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) >= 3 * len(materialized) and all(e.passed for e in evaluations)
+
+
+@pytest.mark.postgres
+def test_on_postgresql_money_is_numeric_and_every_check_passes(postgres_url: str) -> None:
+    with running_sandbox(fast_config(tenants=1, size="small")) as handle:
+        synced = connect(handle, postgres_url)
+        try:
+            tenant = next(iter(synced.connections))
+            synced.sync(tenant, READS)
+            inputs = inputs_for(synced, tenant, journals=True)
+            built, outcomes = build_and_check(inputs)
+        finally:
+            synced.close()
+    assert not failures(outcomes), failures(outcomes)
+    assert {"general_ledger", *STATEMENTS, "kpis"} <= set(built)
+    engine = sa.create_engine(postgres_url)
+    with engine.connect() as conn:
+        kinds = {c["name"]: c["type"] for c in sa.inspect(conn).get_columns("ds_profit_and_loss_by_month")}
+        keys = sa.inspect(conn).get_pk_constraint("ds_profit_and_loss_by_month")["constrained_columns"]
+        stored = conn.execute(sa.text("select amount from ds_profit_and_loss_by_month limit 1")).scalar()
+    engine.dispose()
+    assert isinstance(kinds["amount"], sa.Numeric) and kinds["amount"].scale == 2
+    assert keys == ["tenant_id", "month", "line"] and isinstance(stored, Decimal)
+
+
+def test_the_rollup_totals_each_currency_and_converts_only_with_every_rate(
+    world: tuple[Synced, dict[str, str]],
+) -> None:
+    synced, countries = world
+    cash: dict[str, Decimal] = {}
+    for tenant in countries.values():
+        built, _ = build_and_check(inputs_for(synced, tenant, journals=True), ("kpis",))
+        currency = organisation(synced.warehouse, tenant).base_currency
+        cash[currency] = built["kpis"].set_index("kpi").loc["cash", "value"]
+    config = {
+        "ops": {"dashboards__rollup": {"config": {"target_currency": "AUD", "rates": {"NZD": "1.10", "GBP": "0.50"}}}}
+    }
+    result = dg.materialize(
+        [kpi_rollup], resources={"warehouse": WarehouseResource(database_url=synced.database_url)}, run_config=config
+    )
+    assert result.success
+    rollup = read_dataset(synced.warehouse.engine, ROLLUP, "*")
+    cash_rows = rollup[rollup["kpi"] == "cash"].set_index(["scope", "currency"])
+    for currency, value in cash.items():  # one organisation per currency: its own figure, and its currency's total
+        assert cash_rows.loc[("organisation", currency), "value"] == value
+        assert cash_rows.loc[("currency_total", currency), "value"] == value
+    converted = cash_rows.loc[("converted_total", "AUD")]
+    assert converted["value"] is None and "no USD to AUD rate" in converted["note"]  # never a silent sum
+    ratios = rollup[(rollup["kpi"] == "current_ratio") & (rollup["scope"] != "organisation")]
+    assert ratios.empty  # ratios are listed per organisation, never summed
 
 
 # --- the tests below change the sandbox's books, each on its own organisation, so they run after the others ---
@@ -190,7 +315,7 @@ def test_datasets_stay_tied_out_after_an_incremental_sync_of_edits_voids_and_del
         {"action": "delete", "api": "invoices", "count": 1},
     ):
         synced.control("POST", "mutate", json={"tenant_id": tenant, **spec})
-    results = synced.sync(tenant)  # incremental: If-Modified-Since, journals from their offset
+    results = synced.sync(tenant, READS)  # incremental: If-Modified-Since, journals from their offset
     assert sum(r.counts.inserted for r in results if r.api == "journals") > 0
     for journals in (True, False):
         inputs = inputs_for(synced, tenant, journals)
@@ -199,6 +324,50 @@ def test_datasets_stay_tied_out_after_an_incremental_sync_of_edits_voids_and_del
         pnl = parse_http(synced, tenant, inputs, "profit_and_loss")
         outcome = compare(inputs, built["profit_and_loss_by_month"], pnl, ["month", "line"], ["amount"], "P&L")
         assert outcome.passed, outcome.differences.head()
+
+
+def receivables_control_fails(synced: Synced, tenant: str, difference: Decimal) -> dict[str, CheckOutcome]:
+    """Sync what changed, build, and require the receivables control check to fail naming the account, the
+    as-at date and `difference`."""
+    synced.sync(tenant, READS)
+    _, outcomes = build_and_check(inputs_for(synced, tenant, journals=True), ("trial_balance", "ar_ageing"))
+    control = outcomes["ar_ageing.equals_receivables_control_account"]
+    assert not control.passed
+    row = control.differences.iloc[0]
+    assert "Accounts Receivable" in row["account"] and row["period"].startswith("as at ")
+    assert row["difference"] == difference
+    return outcomes
+
+
+def test_an_invoice_line_changed_without_its_journal_fails_the_receivables_control_check(
+    world: tuple[Synced, dict[str, str]],
+) -> None:
+    synced, countries = world
+    tenant = countries["GB"]
+    books = synced.sandbox.app_state.world.tenants[tenant]
+    invoice = next(
+        d for d in books.collections["invoices"]
+        if d.type == "ACCREC" and d.status == "AUTHORISED" and d.outstanding() > 0 and not d.allocations
+    )  # fmt: skip
+    before = invoice.total
+    invoice.lines[0] = replace(invoice.lines[0], unit_cents=invoice.lines[0].unit_cents + 10_000)
+    grown = Decimal(invoice.total - before) / 100  # 100.00 more on the line, plus its tax
+    books.collections["invoices"].touch(invoice, books.now())  # the ledger is left as it was
+    outcomes = receivables_control_fails(synced, tenant, grown)
+    assert outcomes["trial_balance.nets_to_zero"].passed  # the ledger itself still balances
+
+
+def test_a_credit_left_unapplied_fails_the_receivables_control_check(world: tuple[Synced, dict[str, str]]) -> None:
+    synced, countries = world
+    tenant = countries["AU"]
+    books = synced.sandbox.app_state.world.tenants[tenant]
+    credit = next(
+        d for d in books.collections["credit_notes"]
+        if d.type == "ACCRECCREDIT" and d.status == "AUTHORISED" and d.allocations
+    )  # fmt: skip
+    allocation = credit.allocations.pop()  # the credit no longer shows it applied; the invoice still does
+    books.collections["credit_notes"].touch(credit, books.now())
+    receivables_control_fails(synced, tenant, -Decimal(allocation.amount) / 100)  # the credit counted again
 
 
 def parse_http(synced: Synced, tenant: str, inputs: DatasetInputs, report: str) -> pd.DataFrame:
