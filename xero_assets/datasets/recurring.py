@@ -118,9 +118,8 @@ def movements(customer_months: pd.DataFrame, as_at: date) -> pd.DataFrame:
     mrr = grid["mrr"].astype("int64")
     by_customer = mrr.groupby(grid["contact_id"])
     previous = by_customer.shift(1, fill_value=0).astype("int64")
-    billed_before = (
-        (mrr > 0).groupby(grid["contact_id"]).cummax().groupby(grid["contact_id"]).shift(1, fill_value=False)
-    )
+    ever_billed = (mrr > 0).groupby(grid["contact_id"]).cummax()
+    billed_before = ever_billed.groupby(grid["contact_id"]).shift(1, fill_value=False).astype(bool)
     starts, stops = (previous == 0) & (mrr > 0), (previous > 0) & (mrr == 0)
     both = (previous > 0) & (mrr > 0)
     change = mrr - previous
