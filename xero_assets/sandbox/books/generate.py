@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from xero_assets.sandbox.books.attachments import has_attachment
 from xero_assets.sandbox.books.books import Books
 from xero_assets.sandbox.books.ids import add_months, stamp
 from xero_assets.sandbox.books.ledger import doc_posting, payment_posting, reversal_lines
@@ -267,7 +268,8 @@ class Generator:
         self.books.ledger.post(day, created, "MANJOURNAL", journal_id, posted, narration)
         self.plain("manual_journals", journal_id, created, {
             "ManualJournalID": journal_id, "Narration": narration, "Date": ms_date(day), "Status": "POSTED",
-            "LineAmountTypes": "NoTax", "ShowOnCashBasisReports": True, "HasAttachments": False,
+            "LineAmountTypes": "NoTax", "ShowOnCashBasisReports": True,
+            "HasAttachments": has_attachment("manual_journals", journal_id),
         }, status="POSTED", lines=[{
             "LineAmount": money(cents), "AccountCode": code, "AccountID": self.acc(code).id, "Description": text,
             "TaxType": tax.tax_type, "TaxAmount": 0.0, "IsBlank": False, "Tracking": [],

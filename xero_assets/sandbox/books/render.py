@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
+from xero_assets.sandbox.books.attachments import has_attachment
 from xero_assets.sandbox.books.model import (
     Account,
     Allocation,
@@ -176,7 +177,7 @@ class Renderer:
             out["UpdatedDateUTC"] = ms_time(doc.updated)
         if kind in _CREDIT_KEY or kind == "invoices":
             out["UpdatedDateUTCString"] = iso_time(doc.updated)
-        out["HasAttachments"] = False
+        out["HasAttachments"] = has_attachment(kind, doc.id)
         if doc.bank is not None:
             out["BankAccount"] = self.account_ref(doc.bank)
         if kind == "bank_transactions":
@@ -311,7 +312,7 @@ class Renderer:
             "ShowInExpenseClaims": account.klass == "EXPENSE",
             "ReportingCode": account.klass[:3],
             "ReportingCodeName": account.klass.title(),
-            "HasAttachments": False,
+            "HasAttachments": has_attachment("accounts", account.id),
             "UpdatedDateUTC": ms_time(account.updated),
             "AddToWatchlist": False,
         }
@@ -351,7 +352,7 @@ class Renderer:
             "IsCustomer": contact.is_customer,
             "DefaultCurrency": self.currency,
             "ContactPersons": [],
-            "HasAttachments": False,
+            "HasAttachments": has_attachment("contacts", contact.id),
             "HasValidationErrors": False,
         }
         if full:

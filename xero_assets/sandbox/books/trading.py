@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
+from xero_assets.sandbox.books.attachments import has_attachment
 from xero_assets.sandbox.books.ids import add_months
 from xero_assets.sandbox.books.ledger import doc_posting, reversal_lines, transfer_posting
 from xero_assets.sandbox.books.model import Contact, Doc, JournalLine, Line, Payment
@@ -116,7 +117,8 @@ def settle_sale(gen: Generator, doc: Doc, prof: dict[str, Any]) -> None:
         if day > gen.today or outstanding <= 0:
             break
         amount = outstanding if share >= 1.0 else outstanding // 2
-        if share >= 1.0 and rng.random() < 0.004:
+        # Rare, but every organisation has at least one (a late payer's), so /Overpayments is never empty.
+        if share >= 1.0 and (rng.random() < 0.004 or (payer == "late" and not gen.out["overpayments"])):
             overpay(gen, doc, day, outstanding)
             break
         payment = gen.pay(doc, day, amount)
@@ -330,7 +332,8 @@ def transfer(gen: Generator, day: date, cents: int) -> None:
         "ToBankAccount": {"AccountID": target.id, "Code": target.code, "Name": target.name},
         "Amount": money(cents), "Date": ms_date(day), "DateString": f"{day.isoformat()} 00:00:00",
         "FromBankTransactionID": gen.ids(), "ToBankTransactionID": gen.ids(), "FromIsReconciled": True,
-        "ToIsReconciled": True, "Reference": "Transfer to savings", "CurrencyRate": 1.0, "HasAttachments": False,
+        "ToIsReconciled": True, "Reference": "Transfer to savings", "CurrencyRate": 1.0,
+        "HasAttachments": has_attachment("bank_transfers", transfer_id),
         "CreatedDateUTCString": iso_time(created).replace("T", " ").rstrip("Z"),
         "Status": "DELETED" if deleted else "AUTHORISED",
     }, status="DELETED" if deleted else "AUTHORISED", hidden=deleted)  # fmt: skip
