@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from xero_assets.sandbox.books.attachments import has_attachment
+from xero_assets.sandbox.books.currency import to_base
 from xero_assets.sandbox.books.model import (
     Account,
     Allocation,
@@ -171,8 +172,8 @@ class Renderer:
         out["SubTotal"] = money(doc.sub_total)
         out["TotalTax"] = money(doc.total_tax)
         out["Total"] = money(doc.total)
-        out["CurrencyCode"] = self.currency
-        out["CurrencyRate"] = 1.0
+        out["CurrencyCode"] = doc.currency or self.currency
+        out["CurrencyRate"] = float(doc.rate) if doc.rate is not None else 1.0
         if kind != "repeating_invoices":
             out["UpdatedDateUTC"] = ms_time(doc.updated)
         if kind in _CREDIT_KEY or kind == "invoices":
@@ -262,10 +263,10 @@ class Renderer:
         out: Json = {
             "PaymentID": payment.id,
             "Date": ms_date(payment.date),
-            "BankAmount": money(payment.amount),
+            "BankAmount": money(self.banked(payment)),
             "Amount": money(payment.amount),
             "Reference": payment.reference,
-            "CurrencyRate": 1.0,
+            "CurrencyRate": float(payment.rate) if payment.rate is not None else 1.0,
             "PaymentType": payment.type,
             "Status": payment.status,
             "UpdatedDateUTC": ms_time(payment.updated),
@@ -282,7 +283,7 @@ class Renderer:
             _ID_KEY[doc.kind]: doc.id,
             "Type": doc.type,
             "Contact": self.contact_ref(doc.contact),
-            "CurrencyCode": self.currency,
+            "CurrencyCode": doc.currency or self.currency,
         }
         if doc.kind == "invoices":
             ref["InvoiceNumber"] = doc.number
@@ -297,6 +298,14 @@ class Renderer:
         else:
             out["Prepayment"] = ref
         return out
+
+    @staticmethod
+    def banked(payment: Payment) -> int:
+        """BankAmount: what the bank account moved, in its own currency (a foreign payment into a home account at
+        the payment's rate)."""
+        if payment.rate is None or payment.bank.currency == payment.doc.currency:
+            return payment.amount
+        return to_base(payment.amount, payment.rate)
 
     def account(self, account: Account, full: bool) -> Json:
         out: Json = {
@@ -321,7 +330,7 @@ class Renderer:
         if account.type == "BANK":
             out["BankAccountNumber"] = account.bank_number or ""
             out["BankAccountType"] = "BANK"
-            out["CurrencyCode"] = self.currency
+            out["CurrencyCode"] = account.currency or self.currency
         return out
 
     def contact(self, contact: Contact, full: bool) -> Json:
@@ -350,7 +359,7 @@ class Renderer:
             ],
             "IsSupplier": contact.is_supplier,
             "IsCustomer": contact.is_customer,
-            "DefaultCurrency": self.currency,
+            "DefaultCurrency": contact.currency or self.currency,
             "ContactPersons": [],
             "HasAttachments": has_attachment("contacts", contact.id),
             "HasValidationErrors": False,
