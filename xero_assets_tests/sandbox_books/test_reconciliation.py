@@ -299,3 +299,35 @@ def test_each_month_end_revaluation_is_reversed_the_next_day(
         following = date.fromordinal(day.toordinal() + 1)
         assert by_day[following] == -by_day[day], day
     assert sum(by_day.values()) == 0  # the last month end (31 October) was reversed on 1 November too
+
+
+# --- tracking ---------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("category_name", ["Region", "Service Line"])
+def test_profit_and_loss_per_tracking_option_equals_the_tagged_journal_lines(
+    books: Books, synced_journals: list[dict[str, Any]], category_name: str
+) -> None:
+    category = next(c for c in listed(books, "tracking_categories") if c["Name"] == category_name)
+    pl_accounts = {a["AccountID"] for a in listed(books, "accounts") if a["Class"] in ("REVENUE", "EXPENSE")}
+    start, end = date(2026, 1, 1), date(2026, 10, 31)
+    tagged: dict[str, Decimal] = {}
+    for journal in synced_journals:
+        if not start <= parse(journal["JournalDate"]).date() <= end:  # type: ignore[union-attr]
+            continue
+        for line in journal["JournalLines"]:
+            if line["AccountID"] not in pl_accounts:
+                continue
+            for option in line["TrackingCategories"]:
+                if option["TrackingCategoryID"] == category["TrackingCategoryID"]:
+                    key = option["TrackingOptionID"]
+                    tagged[key] = tagged.get(key, Decimal(0)) - cents(line["NetAmount"])  # net profit: credits up
+    assert len([v for v in tagged.values() if v]) >= 2, "the category is used on document lines"
+    params = {"fromDate": start.isoformat(), "toDate": end.isoformat()}
+    for option in category["Options"]:
+        (profit,) = row_values(
+            report(books, "profit_and_loss", trackingOptionID=option["TrackingOptionID"], **params), "Net Profit"
+        )
+        assert profit == tagged.get(option["TrackingOptionID"], Decimal(0)), option["Name"]
+    split = row_values(report(books, "profit_and_loss", trackingCategoryID=category["TrackingCategoryID"], **params),
+                       "Net Profit")  # fmt: skip
+    (total,) = row_values(report(books, "profit_and_loss", **params), "Net Profit")
+    assert sum(split) == total and split[-1] == total - sum(tagged.values())  # the last column is Unassigned

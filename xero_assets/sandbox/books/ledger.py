@@ -87,7 +87,7 @@ def doc_posting(doc: Doc, controls: Controls) -> tuple[str, list[JournalLine]]:
         tax = to_base(line.tax_cents, doc.rate) * sign
         tax_total += tax
         net = to_base(line.amount, doc.rate) * sign
-        lines.append((line.account, net, tax, line.tax, line.description, line.tracking))
+        lines.append((line.account, net, tax, line.tax, line.description, line.options))
     if tax_total:
         lines.append((controls.tax, tax_total, 0, None, "", None))
     lines.append((controls.control(control, doc.bank), -sum(net for _, net, *_ in lines), 0, None, "", None))
@@ -217,7 +217,8 @@ class Ledger:
             if net > 0:
                 self.debits[account.index].add(day, net)
             if option is not None:
-                self.tracked[(account.index, option.id)].add(day, net)
+                for one in option if isinstance(option, tuple) else (option,):
+                    self.tracked[(account.index, one.id)].add(day, net)
             if rate is not None:
                 self.tax_net[rate.tax_type].add(day, net)
                 self.tax_tax[rate.tax_type].add(day, tax)

@@ -115,7 +115,15 @@ class Line:
     account: Account
     tax: TaxRate
     item: Item | None = None
-    tracking: TrackingOption | None = None
+    tracking: TrackingOption | None = None  # the Service Line option
+    region: TrackingOption | None = None  # the Region option: a second tracking category, on a share of lines
+
+    @property
+    def options(self) -> TrackingOption | tuple[TrackingOption, ...] | None:
+        """What its journal lines carry: no option, one, or both categories' options."""
+        if self.region is None:
+            return self.tracking
+        return (self.tracking, self.region) if self.tracking is not None else self.region
 
     @property
     def amount(self) -> int:
@@ -215,8 +223,9 @@ class Allocation:
     date: date
 
 
-JournalLine = tuple[Account, int, int, "TaxRate | None", str, "TrackingOption | None"]
-"""(account, net cents, tax cents, tax rate, description, tracking option): NetAmount + TaxAmount = GrossAmount."""
+JournalLine = tuple[Account, int, int, "TaxRate | None", str, "TrackingOption | tuple[TrackingOption, ...] | None"]
+"""(account, net cents, tax cents, tax rate, description, tracking option or options, one per category):
+NetAmount + TaxAmount = GrossAmount."""
 
 
 @dataclass(slots=True, eq=False)

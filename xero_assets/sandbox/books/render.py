@@ -107,16 +107,17 @@ class Renderer:
         }
 
     @staticmethod
-    def tracking(option: TrackingOption | None) -> list[Json]:
+    def tracking(option: TrackingOption | tuple[TrackingOption, ...] | None) -> list[Json]:
         if option is None:
             return []
         return [
             {
-                "Name": option.category_name,
-                "Option": option.name,
-                "TrackingCategoryID": option.category_id,
-                "TrackingOptionID": option.id,
+                "Name": one.category_name,
+                "Option": one.name,
+                "TrackingCategoryID": one.category_id,
+                "TrackingOptionID": one.id,
             }
+            for one in (option if isinstance(option, tuple) else (option,))
         ]
 
     def line(self, owner_id: str, index: int, line: Line) -> Json:
@@ -130,7 +131,7 @@ class Renderer:
             "LineAmount": money(line.amount),
             "AccountCode": line.account.code,
             "AccountID": line.account.id,
-            "Tracking": self.tracking(line.tracking),
+            "Tracking": self.tracking(line.options),
         }
         if line.item is not None:
             out["ItemCode"] = line.item.code

@@ -45,12 +45,14 @@ def managed_services(gen: Generator, month: date) -> None:
         if rng.random() < 0.15:
             prof["users"] = max(2, prof["users"] + rng.choice((-2, -1, 1, 1, 2, 3)))
         users = prof["users"]
+        region = prof["region"] if contact.seq % 3 else None  # two clients in three are coded to their region
         lines = [
-            Line("Managed IT services - per user", users, prof["rate"], service_acc, sales, None, managed),
-            Line("Microsoft 365 Business Premium", users, prof["licence"], licence_acc, licence_tax, None, licensing),
-        ]
+            Line("Managed IT services - per user", users, prof["rate"], service_acc, sales, None, managed, region),
+            Line("Microsoft 365 Business Premium", users, prof["licence"], licence_acc, licence_tax, None, licensing,
+                 region),
+        ]  # fmt: skip
         if prof["backup"]:
-            lines.append(Line("Cloud backup", 1, prof["backup"], service_acc, sales, None, managed))
+            lines.append(Line("Cloud backup", 1, prof["backup"], service_acc, sales, None, managed, region))
         if prof["repeating"] is None:
             prof["repeating"] = repeating_invoice(gen, contact, day, lines)
         status = "AUTHORISED"
