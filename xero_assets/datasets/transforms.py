@@ -30,6 +30,15 @@ CREDIT_TYPES = {
 }
 
 
+def _in_base(documents: pd.DataFrame, column: str) -> pd.Series:
+    """A document amount in base currency: Xero keeps amounts in the document's currency and CurrencyRate as units
+    of it per unit of base currency, so base = amount / rate, to the cent (1 for base-currency documents)."""
+    if "currencyrate" not in documents:
+        return documents[column]
+    rate = documents["currencyrate"].fillna(1.0).replace(0, 1.0)
+    return (documents[column] / rate).round(2)
+
+
 def ageing(invoices: pd.DataFrame, invoice_type: str, as_at: date, credits: pd.DataFrame | None = None) -> pd.DataFrame:
     """Amount due per contact and overdue bucket for ACCREC (receivables) or ACCPAY (payables).
 
@@ -42,7 +51,11 @@ def ageing(invoices: pd.DataFrame, invoice_type: str, as_at: date, credits: pd.D
         (invoices["type"] == invoice_type) & invoices["status"].isin(OPEN_STATUSES) & (invoices["amountdue"] > 0)
     ]
     items = pd.DataFrame(
-        {"contactid": open_["contactid"], "amount": open_["amountdue"], "due": open_["duedate"].fillna(open_["date"])}
+        {
+            "contactid": open_["contactid"],
+            "amount": _in_base(open_, "amountdue"),
+            "due": open_["duedate"].fillna(open_["date"]),
+        }
     )
     if credits is not None and not credits.empty:
         live = credits[
@@ -53,7 +66,9 @@ def ageing(invoices: pd.DataFrame, invoice_type: str, as_at: date, credits: pd.D
         items = pd.concat(
             [
                 items,
-                pd.DataFrame({"contactid": live["contactid"], "amount": -live["remainingcredit"], "due": live["date"]}),
+                pd.DataFrame(
+                    {"contactid": live["contactid"], "amount": -_in_base(live, "remainingcredit"), "due": live["date"]}
+                ),
             ]
         )
     if items.empty:
