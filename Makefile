@@ -24,4 +24,5 @@ lint: install
 	$(BIN)/ruff format --check .
 
 bench: install
-	$(BIN)/python -m pytest -m slow -s benchmarks/bench_sandbox.py benchmarks/bench_sync.py
+	$(BIN)/pip install --quiet -e '.[dev,fleet]'
+	$(BIN)/python -m pytest -m slow -s benchmarks/bench_sandbox.py benchmarks/bench_sync.py benchmarks/bench_fleet.py

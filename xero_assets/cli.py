@@ -86,3 +86,14 @@ def disconnect(tenant: str, purge: bool) -> None:
     from xero_assets.connections import disconnect_tenant
 
     disconnect_tenant(tenant, purge=purge)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8795, show_default=True)
+@click.option("--path", default="/xero/webhooks", show_default=True, help="The URL path registered with Xero.")
+def webhooks(host: str, port: int, path: str) -> None:
+    """Receive Xero's webhooks (key: XERO_WEBHOOK_KEY) and store their events for the sync sensor."""
+    from xero_assets.webhooks.receiver import serve_receiver
+
+    serve_receiver(host, port, path)

@@ -10,7 +10,9 @@ import dagster as dg
 from xero_assets.defs.dashboards import dashboards
 from xero_assets.defs.raw import xero_sync
 from xero_assets.defs.resources import WarehouseResource, XeroResource
+from xero_assets.defs.rollup import kpi_rollup
 from xero_assets.defs.sensors import xero_tenant_sensor
+from xero_assets.defs.webhook_sensor import xero_webhook_sensor
 from xero_assets.xero.config import DEFAULT_API_URL, DEFAULT_IDENTITY_URL, DEFAULT_LOGIN_URL
 
 
@@ -33,4 +35,21 @@ def resources() -> dict[str, object]:
     return {"xero": xero_resource(), "warehouse": WarehouseResource()}
 
 
-defs = dg.Definitions(assets=[xero_sync, dashboards], sensors=[xero_tenant_sensor], resources=resources())
+def executor() -> dg.ExecutorDefinition | None:
+    """Dagster's default executor, or with XERO_ASSETS_EXECUTOR=celery the Celery executor, whose workers
+    (`xero_assets/celery_app.py`) can live on other machines (needs the `fleet` extra)."""
+    if os.environ.get("XERO_ASSETS_EXECUTOR", "").lower() != "celery":
+        return None
+    from dagster_celery import celery_executor
+
+    from xero_assets.celery_app import broker_url, result_backend
+
+    return celery_executor.configured({"broker": broker_url(), "backend": result_backend()})
+
+
+defs = dg.Definitions(
+    assets=[xero_sync, dashboards, kpi_rollup],
+    sensors=[xero_tenant_sensor, xero_webhook_sensor],
+    resources=resources(),
+    executor=executor(),
+)

@@ -20,6 +20,7 @@ from xero_assets import catalog
 from xero_assets.definitions import defs, resources
 from xero_assets.defs.partitions import TENANT_PARTITIONS_NAME
 from xero_assets.defs.raw import raw_key
+from xero_assets.fleet import for_each_tenant, max_parallel_tenants
 
 console = Console()
 
@@ -120,15 +121,20 @@ def run_sync(tenant_id: str | None, select: Sequence[str] | None, full_refresh: 
     if not tenants:
         console.print("No active Xero connections: run `xero-assets connect` first.")
         return []
-    instance = _instance()
-    runs = []
-    for tenant in tenants:
-        with console.status(f"syncing tenant {tenant} ..."):
-            run = materialize_tenant(tenant, select=select, full_refresh=full_refresh, instance=instance)
+
+    _instance()  # creates the instance's storage once, before each tenant's thread opens the instance itself
+
+    def done(tenant: str, run: TenantRun) -> None:
         console.print(summary_table(run))
         if not run.success:
             console.print(f"[red]tenant {tenant} failed:[/red] {run.error}")
-        runs.append(run)
+
+    with console.status(f"syncing {len(tenants)} tenant(s), up to {max_parallel_tenants()} at once ..."):
+        runs = for_each_tenant(
+            tenants,
+            lambda t: materialize_tenant(t, select=select, full_refresh=full_refresh),  # an instance each: thread-safe
+            on_done=done,
+        )
     if any(not run.success for run in runs):
         raise SystemExit(1)
     return runs

@@ -33,7 +33,9 @@ class XeroResource(dg.ConfigurableResource):
 
     Empty `database_url` / `secret_key` fall back to XERO_ASSETS_DATABASE_URL / XERO_ASSETS_SECRET_KEY (or the
     demo's key file), so the demo and tests need not repeat them. The rate-limit fields exist so tests and the
-    sandbox can shrink Xero's windows; leave them at Xero's values in production.
+    sandbox can shrink Xero's windows; leave them at Xero's values in production. With `shared_limits` (the
+    default) the limits live in the database (`xero_assets.store.rate_limits`), so every run, process and machine
+    using it stays under one tenant's and one app's limits together.
     """
 
     client_id: str
@@ -50,6 +52,7 @@ class XeroResource(dg.ConfigurableResource):
     per_day: int = 5000
     app_per_minute: int = 10000
     max_retries: int = 5
+    shared_limits: bool = True  # keep the limits in the database, so every run and process shares them
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _client: XeroClient | None = PrivateAttr(default=None)
@@ -106,6 +109,7 @@ class XeroResource(dg.ConfigurableResource):
             if self._client is None or self._store is None:
                 from xero_assets.store.crypto import cipher_from_env, cipher_from_keys
                 from xero_assets.store.db import database_url_from_env, make_engine
+                from xero_assets.store.rate_limits import SharedRateLimits
                 from xero_assets.store.tokens import TokenStore
                 from xero_assets.xero.client import XeroClient
                 from xero_assets.xero.oauth import XeroOAuth
@@ -115,7 +119,12 @@ class XeroResource(dg.ConfigurableResource):
                 engine = make_engine(self.database_url or database_url_from_env())
                 self._store = TokenStore(engine, cipher, XeroOAuth(config), owns_engine=True)
                 self._client = XeroClient(
-                    config.api_url, self._store, limits=self.rate_limits(), max_retries=self.max_retries
+                    config.api_url,
+                    self._store,
+                    limits=self.rate_limits(),
+                    max_retries=self.max_retries,
+                    shared=SharedRateLimits(engine) if self.shared_limits else None,
+                    app_key=self.client_id,
                 )
             return self._client, self._store
 

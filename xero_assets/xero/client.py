@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -33,7 +34,17 @@ from xero_assets.xero.errors import (
     XeroUnavailable,
     scope_hint,
 )
-from xero_assets.xero.limiter import AppLimiter, Clock, RateLimits, Sleep, TenantLimiter, backoff_delay, header_int
+from xero_assets.xero.limiter import (
+    AppLimiter,
+    Clock,
+    DayAllowanceSpent,
+    RateLimits,
+    SharedPacing,
+    Sleep,
+    TenantLimiter,
+    backoff_delay,
+    header_int,
+)
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +106,7 @@ class XeroClient:
     """One pooled, keep-alive HTTP client for the whole app; hand out `for_tenant(id)` clients from it.
 
     One instance per process: the app-wide limiter and each tenant's limiter live here, so every thread calling a
-    tenant shares its pacing.
+    tenant shares its pacing. With `shared` (limits kept in our database), every process and run does too.
     """
 
     def __init__(
@@ -109,6 +120,8 @@ class XeroClient:
         backoff_base: float = 0.5,
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
+        shared: SharedPacing | None = None,
+        app_key: str = "app",
     ) -> None:
         self.limits = limits
         self.max_retries = max_retries
@@ -116,7 +129,7 @@ class XeroClient:
         self._tokens = tokens
         self._clock = clock
         self._sleep = sleep
-        self._app = AppLimiter(limits, clock, sleep)
+        self._app = AppLimiter(limits, clock, sleep, shared, app_key)
         self._tenants: dict[str, TenantClient] = {}
         self._lock = threading.Lock()
         self._http = httpx.Client(
@@ -133,7 +146,7 @@ class XeroClient:
         with self._lock:
             client = self._tenants.get(tenant_id)
             if client is None:
-                limiter = TenantLimiter(self.limits, self._app, self._clock, self._sleep)
+                limiter = TenantLimiter(self.limits, self._app, self._clock, self._sleep, tenant_id)
                 client = self._tenants[tenant_id] = TenantClient(self, tenant_id, limiter)
             return client
 
@@ -179,7 +192,12 @@ class TenantClient:
             token = parent._tokens.access_token(self.tenant_id, force_refresh=force)
             force = False
             problem: str
-            with self._limiter.slot() as waited:
+            with ExitStack() as in_flight:
+                try:
+                    waited = in_flight.enter_context(self._limiter.slot())
+                except DayAllowanceSpent as spent:  # other processes spent the day: stop before Xero says so
+                    self._day_reset_at = datetime.now(UTC) + timedelta(seconds=spent.reset_in)
+                    raise DayLimitReached(self.tenant_id, full_path, self._day_reset_at) from None
                 self.stats.add(calls=1, waits_seconds=waited)
                 sent_at = parent._clock()
                 try:
@@ -306,8 +324,10 @@ class TenantClient:
         retry_after = header_int(response.headers, "Retry-After")
         self.stats.add(rate_limited_429s=1)
         if problem == "day":
-            reset_at = datetime.now(UTC) + timedelta(seconds=retry_after if retry_after is not None else 86400)
+            reset_in = retry_after if retry_after is not None else 86400
+            reset_at = datetime.now(UTC) + timedelta(seconds=reset_in)
             self._day_reset_at = reset_at
+            self._limiter.day_spent(reset_in)
             raise DayLimitReached(self.tenant_id, path, reset_at)
         wait = float(retry_after) if retry_after is not None else self._parent.limits.interval
         log.info("429 %s for tenant %s; waiting %.1fs as Xero asks", problem or "limit", self.tenant_id, wait)
