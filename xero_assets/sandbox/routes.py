@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from xero_assets.catalog import CATALOG, ApiBase, Endpoint, Kind, XeroApi
-from xero_assets.sandbox import wire
+from xero_assets.sandbox import extras, wire
 from xero_assets.sandbox.faults import faulted
 from xero_assets.sandbox.identity import AccessToken
 from xero_assets.sandbox.identity_routes import bearer
@@ -45,15 +45,21 @@ class Route:
     label: str  # the path template, for stats
     record_id: str | None = None
     path_args: Mapping[str, str] | None = None
+    extra: extras.Extra | None = None  # a spec GET beyond the catalog (extras.py); `api` is then its parent's
+
+
+def _extra_route(found: tuple[extras.Extra, dict[str, str]], fallback: XeroApi) -> Route:
+    extra, args = found
+    api = extra.parent or fallback
+    args = {name: _id(value) for name, value in args.items()}
+    return Route(api, api.endpoint, "/api.xro/2.0" + extra.template, path_args=args, extra=extra)
 
 
 # Other spellings Xero's router answers for a catalog path (full paths; matched case-insensitively like the rest).
 ALIASES: Mapping[str, tuple[str, ...]] = {"/api.xro/2.0/Organisation": ("/api.xro/2.0/Organisations",)}
 
 
-def _compile(template: str) -> re.Pattern[str]:
-    pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
-    return re.compile(f"^{pattern}/?$", re.IGNORECASE)
+_compile = extras.compile_template
 
 
 _Table = list[tuple[re.Pattern[str], XeroApi, Endpoint]]
@@ -92,6 +98,9 @@ def resolve(path: str) -> Route | None:
         if match:
             args = {name: _id(value) for name, value in match.groupdict().items()}
             return Route(api, endpoint, endpoint.full_path, path_args=args)
+    found = extras.resolve(path)  # before single records: /Organisation/Actions is not an organisation id
+    if found is not None:
+        return _extra_route(found, CATALOG[0])
     for pattern, api, endpoint in _SINGLES:
         match = pattern.match(path)
         if match:
@@ -147,11 +156,21 @@ async def _answer(
         return wire.method_not_allowed()
     if route is None:
         return wire.not_found()
+    if route.extra is None:
+        serving = route.api.endpoint_for(books.country)
+        if serving is None or serving.full_path != route.endpoint.full_path:
+            # A catalog path this country does not sync may still be a spec GET Xero serves there (GB /Reports).
+            found = extras.resolve(request.url.path, books.country)
+            route = _extra_route(found, route.api) if found is not None else route
     request.state.api = route.api.name
-    if not route.api.is_granted(access.scopes):
+    granted = set(access.scopes)
+    if not (route.extra.is_granted(granted) if route.extra else route.api.is_granted(granted)):
         return wire.unauthorized("AuthorizationUnsuccessful")
     serving = route.api.endpoint_for(books.country)
-    if route.api.removed or serving is None or serving.full_path != route.endpoint.full_path:
+    if route.extra is not None:
+        if not route.extra.serves(books.country):
+            return wire.not_found()
+    elif route.api.removed or serving is None or serving.full_path != route.endpoint.full_path:
         # Xero removed the accounting Employees endpoint (28 April 2026) and has no payroll API outside a country's
         # own: both answer as an unknown resource, 404 plain text.
         return wire.not_found()
@@ -162,6 +181,7 @@ async def _answer(
         accept=request.headers.get("accept"),
         provider=(state.identity.app(access.client_id) or state.web_app).name,
         now=state.clock.now(),
+        base_url=state.base_url,
     )
     return await run_in_threadpool(_render, state.books_locks[books.tenant_id], books, call)
 
@@ -176,6 +196,7 @@ class _Read:
     accept: str | None
     provider: str
     now: datetime
+    base_url: str
 
 
 def _render(lock: ReadWriteLock, books: TenantBooks, call: _Read) -> Response:
@@ -191,6 +212,8 @@ def _read(books: TenantBooks, call: _Read) -> Response:
     route, accept, now, provider, params = call.route, call.accept, call.now, call.provider, call.params
     api, endpoint, base = route.api, route.endpoint, route.endpoint.base
     try:
+        if route.extra is not None:
+            return _read_extra(books, call, route.extra)
         if api.kind is Kind.REPORT:
             result = books.report(api, params, route.record_id)
             reports = result if isinstance(result, list) else [result]
@@ -214,3 +237,15 @@ def _read(books: TenantBooks, call: _Read) -> Response:
         # A bug in the books must look like Xero's own unhandled error (500), not kill the client's connection.
         log.exception("the books failed on %s", route.label)
         return wire.server_error()
+
+
+def _read_extra(books: TenantBooks, call: _Read, extra: extras.Extra) -> Response:
+    """A spec GET beyond the catalog (extras.py): JSON in the accounting envelope, or a file's bytes."""
+    today = call.now.date()
+    answer = extra.answer(extras.Call(books, call.route.path_args or {}, call.params, call.base_url, today))
+    if answer is None:
+        return wire.not_found()
+    if isinstance(answer, extras.File):
+        return Response(answer.content, media_type=answer.media_type)
+    body = wire.envelope(ApiBase.ACCOUNTING, answer.key, answer.records, call.now, call.provider)
+    return wire.document(body, ApiBase.ACCOUNTING, call.accept)

@@ -10,6 +10,8 @@ import httpx
 import pytest
 
 from xero_assets.sandbox.server import SandboxConfig, SandboxHandle, running_sandbox
+from xero_assets.xero.scopes import all_scopes
+from xero_assets_tests.sandbox.helpers import consent, exchange
 from xero_assets_tests.sandbox.standin import standin_world
 
 
@@ -34,3 +36,16 @@ def sb(start_sandbox: Callable[..., SandboxHandle]) -> SandboxHandle:
 def http() -> Iterator[httpx.Client]:
     with httpx.Client(timeout=10, follow_redirects=False) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def real() -> Iterator[tuple[SandboxHandle, httpx.Client, str, dict[str, str]]]:
+    """A sandbox over the real books (one small organisation per country), a token for every scope and the
+    organisations by country: for the route tests that need real data behind the server."""
+    with (
+        running_sandbox(SandboxConfig(tenants=4, size="small", rate_limits="off")) as sb,
+        httpx.Client(timeout=60) as http,
+    ):
+        access = exchange(http, sb, consent(http, sb, " ".join(all_scopes()))["code"]).json()["access_token"]
+        tenants = {b.country: b.tenant_id for b in sb.app_state.world.tenants.values()}
+        yield sb, http, access, tenants

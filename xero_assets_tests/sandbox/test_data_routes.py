@@ -7,30 +7,13 @@ data, and /_sandbox/truth and /_sandbox/mutate reach the right organisation.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from xml.etree import ElementTree
 
-import httpx
-import pytest
-
-from xero_assets.sandbox.server import SandboxConfig, SandboxHandle, running_sandbox
 from xero_assets.xero.dates import format_if_modified_since
-from xero_assets.xero.scopes import all_scopes
-from xero_assets_tests.sandbox.helpers import call, consent, exchange
+from xero_assets_tests.sandbox.helpers import call
 
 INVOICES = "/api.xro/2.0/Invoices"
-
-
-@pytest.fixture(scope="module")
-def real() -> Iterator[tuple[SandboxHandle, httpx.Client, str, dict[str, str]]]:
-    with (
-        running_sandbox(SandboxConfig(tenants=4, size="small", rate_limits="off")) as sb,
-        httpx.Client(timeout=60) as http,
-    ):
-        access = exchange(http, sb, consent(http, sb, " ".join(all_scopes()))["code"]).json()["access_token"]
-        tenants = {b.country: b.tenant_id for b in sb.app_state.world.tenants.values()}
-        yield sb, http, access, tenants
 
 
 def test_if_modified_since_header_reaches_the_books(real):

@@ -153,3 +153,127 @@ def test_every_single_record_get_matches_xeros_response_schema(served, country: 
         read.append(api.name)
     assert walker.failures == []
     assert {"invoices", "contacts", "journals", "accounts"} <= set(read)
+
+
+# --- every GET of the accounting spec, not only those a sync makes ------------------------------------------------
+_NOT_SERVED = {  # spec paths Xero serves only in some countries, and which
+    "/Contacts/{ContactID}/CISSettings": {"GB"},
+    "/Organisation/{OrganisationID}/CISSettings": {"GB"},
+    "/Reports/TenNinetyNine": {"US"},
+    "/Reports/{ReportID}": {"AU", "NZ"},  # a published GST/BAS return
+}
+_BY_NUMBER = {"ContactNumber": "ContactNumber", "PurchaseOrderNumber": "PurchaseOrderNumber", "TaxType": "TaxType",
+              "JournalNumber": "JournalNumber"}  # fmt: skip
+
+
+class SpecWalk:
+    """Fills a spec path's parameters from what the organisation's lists hold."""
+
+    def __init__(self, walker: Walker) -> None:
+        self.walker = walker
+        self.lists: dict[str, list[dict[str, Any]]] = {}
+
+    def records(self, collection: str) -> list[dict[str, Any]]:
+        if collection not in self.lists:
+            api = next(a for a in SYNCABLE if a.endpoint.path == f"/{collection}" and a.kind is not Kind.REPORT)
+            response = self.walker.http.get(
+                f"{self.walker.sb.base_url}/api.xro/2.0/{collection}", headers=self.walker.headers
+            )
+            self.lists[collection] = response.json()[api.endpoint.json_key]
+        return self.lists[collection]
+
+    def fill(self, path: str) -> str | None:
+        """The path with real ids, or None when the organisation has no record to name."""
+        parts = path.strip("/").split("/")
+        collection, out = parts[0], [parts[0]]
+        record: dict[str, Any] | None = None
+        for part in parts[1:]:
+            name = part.strip("{}")
+            if part == name:
+                out.append(part)
+            elif collection == "Reports":
+                reports = self.walker.http.get(
+                    f"{self.walker.sb.base_url}/api.xro/2.0/Reports", headers=self.walker.headers
+                )
+                published = reports.json()["Reports"] or [{"ReportID": "none"}]  # GB and US publish none
+                out.append(published[0]["ReportID"])
+            elif collection == "Organisation":
+                out.append(self.records("Organisation")[0]["OrganisationID"])
+            elif record is None:
+                record = self._pick(collection, path, name)
+                if record is None:
+                    return None
+                out.append(str(record[_BY_NUMBER.get(name, name)]))
+            else:  # an attachment, by id or by file name
+                attachments = self.walker.http.get(
+                    f"{self.walker.sb.base_url}/api.xro/2.0/{'/'.join(out)}", headers=self.walker.headers
+                ).json()["Attachments"]
+                out.append(attachments[0]["AttachmentID" if name == "AttachmentID" else "FileName"])
+        return "/api.xro/2.0/" + "/".join(out)
+
+    def _pick(self, collection: str, path: str, name: str) -> dict[str, Any] | None:
+        field = _BY_NUMBER.get(name, name)
+        candidates = [r for r in self.records(collection) if r.get(field) not in (None, "")]
+        if "/Attachments" in path:
+            candidates = [r for r in candidates if r.get("HasAttachments")]
+        if path.endswith("/OnlineInvoice"):
+            candidates = [r for r in candidates if r["Type"] == "ACCREC" and r["Status"] == "AUTHORISED"]
+        return candidates[0] if candidates else None
+
+
+def _walked_by_the_sync_tests(country: str) -> set[str]:
+    """The spec paths the two tests above already validate in this country: the lists, reports and single records a
+    sync reads. The walk below takes every other GET of the spec, so together they leave none out."""
+    out = set()
+    for api in SYNCABLE:
+        endpoint = api.endpoint_for(country)
+        if endpoint is None or endpoint.base is not ApiBase.ACCOUNTING:
+            continue
+        out.add(endpoint.path)
+        if endpoint.id_field and (api.kind is not Kind.REPORT or api.name == "tax_reports"):
+            out.add(_single_path(endpoint, country) or endpoint.path)
+    return out
+
+
+@pytest.mark.parametrize("country", COUNTRIES)
+def test_every_get_of_the_accounting_spec_answers_where_xero_serves_it(served, country: str):
+    sb, http, ids = served
+    extra_scopes = ["accounting.attachments.read", "paymentservices", "accounting.reports.tenninetynine.read"]
+    access = exchange(http, sb, consent(http, sb, " ".join(all_scopes() + extra_scopes))["code"]).json()
+    walker = Walker(sb, http, access["access_token"], ids[country], country)
+    walk, missing, refused = SpecWalk(walker), [], []
+    paths = [p for p, ops in _spec_dict("ACC")["paths"].items() if "get" in ops]
+    for spec_path in [p for p in paths if p not in _walked_by_the_sync_tests(country)]:
+        path = walk.fill(spec_path)
+        if path is None:
+            missing.append(spec_path)
+            continue
+        countries = _NOT_SERVED.get(spec_path)
+        if countries is not None and country not in countries:
+            response = http.get(f"{sb.base_url}{path}", headers=walker.headers)
+            if response.status_code != 404:
+                refused.append((spec_path, response.status_code))
+            continue
+        ok = _spec_dict("ACC")["paths"][spec_path]["get"]["responses"]["200"]
+        if "$ref" in ok:  # a shared response (HistoryRetrieved)
+            ok = _spec_dict("ACC")["components"]["responses"][ok["$ref"].rsplit("/", 1)[-1]]
+        if "application/json" in ok["content"]:
+            api = next((a for a in SYNCABLE if a.endpoint.full_path == path), None)  # a sync's own call, as it is
+            params = walker.list_path(api, api.endpoint)[1] if api is not None else {}
+            walker.get(Endpoint(ApiBase.ACCOUNTING, spec_path, "", None), path, params)
+        else:
+            response = http.get(f"{sb.base_url}{path}", headers=walker.headers)
+            assert response.status_code == 200, (spec_path, response.status_code)
+            assert response.content.startswith(b"%PDF-"), spec_path
+    assert missing == [], missing
+    assert refused == []
+    assert walker.failures == []
+
+
+def test_attachments_and_payment_services_need_their_own_scopes(served):
+    sb, http, ids = served
+    headers = {"Authorization": f"Bearer {ids['access']}", "xero-tenant-id": ids["AU"], "Accept": "application/json"}
+    account = http.get(f"{sb.base_url}/api.xro/2.0/Accounts", headers=headers).json()["Accounts"][0]["AccountID"]
+    for path in (f"/api.xro/2.0/Accounts/{account}/Attachments", "/api.xro/2.0/PaymentServices"):
+        response = http.get(f"{sb.base_url}{path}", headers=headers)
+        assert (response.status_code, response.json()["Detail"]) == (401, "AuthorizationUnsuccessful")

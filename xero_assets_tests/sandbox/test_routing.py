@@ -8,7 +8,6 @@ what the canonical path answers (bar the envelope's per-response Id and timestam
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -16,23 +15,10 @@ import pytest
 
 from xero_assets.catalog import SYNCABLE, ApiBase, Endpoint, Kind, Paging, XeroApi
 from xero_assets.sandbox import wire
-from xero_assets.sandbox.server import SandboxConfig, SandboxHandle, running_sandbox
-from xero_assets.xero.scopes import all_scopes
-from xero_assets_tests.sandbox.helpers import call, consent, exchange
+from xero_assets_tests.sandbox.helpers import call
 
 COUNTRIES = ("AU", "NZ", "GB", "US")
 _PER_RESPONSE = frozenset({"Id", "DateTimeUTC", "id", "dateTimeUTC"})
-
-
-@pytest.fixture(scope="module")
-def real() -> Iterator[tuple[SandboxHandle, httpx.Client, str, dict[str, str]]]:
-    with (
-        running_sandbox(SandboxConfig(tenants=4, size="small", rate_limits="off")) as sb,
-        httpx.Client(timeout=60) as http,
-    ):
-        access = exchange(http, sb, consent(http, sb, " ".join(all_scopes()))["code"]).json()["access_token"]
-        tenants = {b.country: b.tenant_id for b in sb.app_state.world.tenants.values()}
-        yield sb, http, access, tenants
 
 
 def _comparable(response: httpx.Response) -> tuple[int, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -193,13 +194,15 @@ def quoted_open_invoice(books: Books) -> str:
         return [(li["Description"], li["Quantity"], li["UnitAmount"]) for li in record["LineItems"]]
 
     quotes, invoices = catalog.get("quotes"), catalog.get("invoices")
-    quoted = {
-        (q["Contact"]["ContactID"], tuple(lines(q)))
-        for q in books.list(quotes, quotes.endpoint, Query.from_params({"page": "1"})).records
-        if q["Status"] == "INVOICED"
-    }
-    page = books.list(invoices, invoices.endpoint, Query.from_params({"page": "1", "pageSize": "1000"})).records
-    for invoice in page:
+
+    def every(api: Any) -> Iterator[dict[str, Any]]:
+        number = 1
+        while page := books.list(api, api.endpoint, Query.from_params({"page": str(number)})).records:
+            yield from page
+            number += 1
+
+    quoted = {(q["Contact"]["ContactID"], tuple(lines(q))) for q in every(quotes) if q["Status"] == "INVOICED"}
+    for invoice in every(invoices):
         open_sale = invoice["Type"] == "ACCREC" and invoice["Status"] == "AUTHORISED" and invoice["AmountDue"] > 0
         if open_sale and (invoice["Contact"]["ContactID"], tuple(lines(invoice))) in quoted:
             return str(invoice["InvoiceID"])
@@ -207,8 +210,9 @@ def quoted_open_invoice(books: Books) -> str:
 
 
 def every_mutation(books: Books) -> list[dict[str, Any]]:
-    specs: list[dict[str, Any]] = [{"action": action, "api": api} for api, action in HANDLERS]
-    specs.append({"action": "edit", "api": "invoices", "id": quoted_open_invoice(books)})
+    # The quoted invoice first: a later random payment could settle it before its edit comes round.
+    specs: list[dict[str, Any]] = [{"action": "edit", "api": "invoices", "id": quoted_open_invoice(books)}]
+    specs += [{"action": action, "api": api} for api, action in HANDLERS]
     timestamped = {api for api, records in books.truth()["collections"].items() if any(records.values())}
     touched = [api for api in books.collections if api in timestamped and (api, "edit") not in HANDLERS]
     specs += [{"action": "edit", "api": api} for api in touched]

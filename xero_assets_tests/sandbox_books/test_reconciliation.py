@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
@@ -23,6 +23,12 @@ COUNTRIES = ("AU", "NZ", "GB", "US")
 
 def cents(value: Any) -> Decimal:
     return Decimal(str(value)) if value not in ("", None) else Decimal(0)
+
+
+def in_base(document: dict[str, Any], value: Any) -> Decimal:
+    """A document amount in base currency, as a client recomputes it: divided by CurrencyRate, to the cent."""
+    rate = Decimal(str(document.get("CurrencyRate") or 1))
+    return (cents(value) / rate).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def listed(books: Books, name: str, **params: str) -> list[dict[str, Any]]:
@@ -139,7 +145,7 @@ def _open_receivables(books: Books) -> dict[str, Decimal]:
     for invoice in listed(books, "invoices"):
         if invoice["Type"] == "ACCREC" and invoice["Status"] == "AUTHORISED":
             key = invoice["Contact"]["ContactID"]
-            due[key] = due.get(key, Decimal(0)) + cents(invoice["AmountDue"])
+            due[key] = due.get(key, Decimal(0)) + in_base(invoice, invoice["AmountDue"])
     for name, kinds in (("credit_notes", {"ACCRECCREDIT"}), ("overpayments", {"RECEIVE-OVERPAYMENT"}),
                         ("prepayments", {"RECEIVE-PREPAYMENT"})):  # fmt: skip
         for credit in listed(books, name):
@@ -232,7 +238,7 @@ def test_aged_payables_totals_equal_amounts_due_on_open_bills(books: Books) -> N
     for bill in listed(books, "invoices"):
         if bill["Type"] == "ACCPAY" and bill["Status"] == "AUTHORISED":
             key = bill["Contact"]["ContactID"]
-            due[key] = due.get(key, Decimal(0)) + cents(bill["AmountDue"])
+            due[key] = due.get(key, Decimal(0)) + in_base(bill, bill["AmountDue"])
     for credit in listed(books, "credit_notes"):
         if credit["Type"] == "ACCPAYCREDIT" and credit["Status"] == "AUTHORISED":
             key = credit["Contact"]["ContactID"]
@@ -241,3 +247,87 @@ def test_aged_payables_totals_equal_amounts_due_on_open_bills(books: Books) -> N
     for contact_id, amount in due.items():
         document = report(books, "aged_payables_by_contact", contactId=contact_id)
         assert row_values(document, "Total")[-1] == amount, contact_id
+
+
+# --- foreign currency ----------------------------------------------------------------------------------------------
+def test_foreign_documents_carry_their_currency_and_rate_and_currencies_list_what_is_used(books: Books) -> None:
+    base = books.profile.currency
+    invoices = [i for i in listed(books, "invoices") if i["CurrencyCode"] != base]
+    assert {i["Type"] for i in invoices} == {"ACCREC", "ACCPAY"}
+    assert all(i["CurrencyRate"] != 1.0 for i in invoices)
+    assert len({i["CurrencyRate"] for i in invoices}) > len(invoices) // 2  # daily rates, not one rate
+    used = {i["CurrencyCode"] for i in listed(books, "invoices")}
+    used |= {a["CurrencyCode"] for a in listed(books, "accounts") if a["Type"] == "BANK"}
+    used |= {c["DefaultCurrency"] for c in listed(books, "contacts")}
+    assert used <= {c["Code"] for c in listed(books, "currencies")} and len(used) == 2
+    foreign_contacts = {c["ContactID"] for c in listed(books, "contacts") if c["DefaultCurrency"] != base}
+    assert {i["Contact"]["ContactID"] for i in invoices} == foreign_contacts
+
+
+def test_a_foreign_payment_posts_the_realised_gain_or_loss(books: Books, synced_journals: list[dict[str, Any]]) -> None:
+    payments = {p["PaymentID"]: p for p in listed(books, "payments") if p["CurrencyRate"] != 1.0}
+    invoices = {i["InvoiceID"]: i for i in listed(books, "invoices")}
+    realised = next(a for a in listed(books, "accounts") if a.get("SystemAccount") == "REALISEDCURRENCYGAIN")
+    checked = 0
+    for journal in synced_journals:
+        payment = payments.get(journal["SourceID"])
+        if payment is None or journal["SourceType"] not in ("ACCRECPAYMENT", "ACCPAYPAYMENT"):
+            continue
+        invoice = invoices[payment["Invoice"]["InvoiceID"]]
+        sign = 1 if journal["SourceType"] == "ACCRECPAYMENT" else -1
+        banked, cleared = in_base(payment, payment["Amount"]), in_base(invoice, payment["Amount"])
+        lines = [li for li in journal["JournalLines"] if li["AccountID"] == realised["AccountID"]]
+        gain = sum((cents(li["NetAmount"]) for li in lines), Decimal(0))
+        assert gain == sign * (cleared - banked), payment["PaymentID"]
+        checked += 1
+    assert checked == len(payments) > 0
+
+
+def test_each_month_end_revaluation_is_reversed_the_next_day(
+    books: Books, synced_journals: list[dict[str, Any]]
+) -> None:
+    unrealised = next(a for a in listed(books, "accounts") if a.get("SystemAccount") == "UNREALISEDCURRENCYGAIN")
+    by_day: dict[date, Decimal] = {}
+    for journal in synced_journals:
+        for line in journal["JournalLines"]:
+            if line["AccountID"] == unrealised["AccountID"]:
+                day = parse(journal["JournalDate"]).date()  # type: ignore[union-attr]
+                by_day[day] = by_day.get(day, Decimal(0)) + cents(line["NetAmount"])
+    month_ends = sorted(d for d, v in by_day.items() if d.day != 1 and v)
+    assert len(month_ends) > 6
+    for day in month_ends[:-1]:
+        following = date.fromordinal(day.toordinal() + 1)
+        assert by_day[following] == -by_day[day], day
+    assert sum(by_day.values()) == 0  # the last month end (31 October) was reversed on 1 November too
+
+
+# --- tracking ---------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("category_name", ["Region", "Service Line"])
+def test_profit_and_loss_per_tracking_option_equals_the_tagged_journal_lines(
+    books: Books, synced_journals: list[dict[str, Any]], category_name: str
+) -> None:
+    category = next(c for c in listed(books, "tracking_categories") if c["Name"] == category_name)
+    pl_accounts = {a["AccountID"] for a in listed(books, "accounts") if a["Class"] in ("REVENUE", "EXPENSE")}
+    start, end = date(2026, 1, 1), date(2026, 10, 31)
+    tagged: dict[str, Decimal] = {}
+    for journal in synced_journals:
+        if not start <= parse(journal["JournalDate"]).date() <= end:  # type: ignore[union-attr]
+            continue
+        for line in journal["JournalLines"]:
+            if line["AccountID"] not in pl_accounts:
+                continue
+            for option in line["TrackingCategories"]:
+                if option["TrackingCategoryID"] == category["TrackingCategoryID"]:
+                    key = option["TrackingOptionID"]
+                    tagged[key] = tagged.get(key, Decimal(0)) - cents(line["NetAmount"])  # net profit: credits up
+    assert len([v for v in tagged.values() if v]) >= 2, "the category is used on document lines"
+    params = {"fromDate": start.isoformat(), "toDate": end.isoformat()}
+    for option in category["Options"]:
+        (profit,) = row_values(
+            report(books, "profit_and_loss", trackingOptionID=option["TrackingOptionID"], **params), "Net Profit"
+        )
+        assert profit == tagged.get(option["TrackingOptionID"], Decimal(0)), option["Name"]
+    split = row_values(report(books, "profit_and_loss", trackingCategoryID=category["TrackingCategoryID"], **params),
+                       "Net Profit")  # fmt: skip
+    (total,) = row_values(report(books, "profit_and_loss", **params), "Net Profit")
+    assert sum(split) == total and split[-1] == total - sum(tagged.values())  # the last column is Unassigned

@@ -8,8 +8,10 @@ in the ledger on that date.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import TYPE_CHECKING
 
+from xero_assets.sandbox.books.currency import base_outstanding, to_base
 from xero_assets.sandbox.books.layout import Json, amount, cell, date_param, document, header, long_date, param
 from xero_assets.sandbox.books.model import Doc
 from xero_assets.sandbox.books.query import VALIDATION, QueryError
@@ -32,6 +34,14 @@ def _overdue(doc: Doc, as_at: object) -> str:
     return f"{days} days overdue" if days > 0 else ""
 
 
+def _base_values(doc: Doc, as_at: date) -> list[int]:
+    """Total, Paid, Credited and Due in base currency, as the ledger carries them (a foreign document at its rate)."""
+    if doc.rate is None:
+        return [doc.total, doc.paid(as_at), doc.allocated(as_at), doc.outstanding(as_at)]
+    total, due = to_base(doc.total, doc.rate), base_outstanding(doc, as_at)
+    return [total, total - due, 0, due]
+
+
 def aged_by_contact(books: Books, params: Mapping[str, str], receivable: bool) -> Json:
     contact_id = param(params, "contactId")
     if not contact_id:
@@ -48,10 +58,9 @@ def aged_by_contact(books: Books, params: Mapping[str, str], receivable: bool) -
         sign = types.get(doc.type)
         if sign is None or not (start <= doc.date <= min(end, as_at)):
             continue
-        due = doc.outstanding(as_at)
-        if due == 0:
+        if doc.outstanding(as_at) == 0:
             continue
-        values = [doc.total, doc.paid(as_at), doc.allocated(as_at), due]
+        values = _base_values(doc, as_at)
         values = [sign * v for v in values]
         totals = [t + v for t, v in zip(totals, values, strict=True)]
         attrs = {"invoiceID": doc.id}

@@ -75,7 +75,12 @@ class Books:
     def controls(self) -> Controls:
         """Receivables, payables and the tax account (built once the chart exists, then reused per posting)."""
         if self._controls is None:
-            self._controls = Controls(ar=self.account("610"), ap=self.account("800"), tax=self.account("820"))
+            self._controls = Controls(
+                ar=self.account("610"),
+                ap=self.account("800"),
+                tax=self.account("820"),
+                realised=self.accounts_by_code.get("497"),
+            )
         return self._controls
 
     def account(self, code: str) -> Account:

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
+from xero_assets.sandbox.books.attachments import has_attachment
 from xero_assets.sandbox.books.books import Books
 from xero_assets.sandbox.books.ids import add_months, stamp
 from xero_assets.sandbox.books.ledger import doc_posting, payment_posting, reversal_lines
@@ -136,6 +138,8 @@ class Generator:
         post: bool = True,
         extra: dict[str, Any] | None = None,
         repeating_id: str | None = None,
+        currency: str | None = None,
+        rate: Decimal | None = None,
     ) -> Doc:
         created = self.stamp(day)
         doc = Doc(
@@ -156,6 +160,8 @@ class Generator:
             sent=kind == "invoices" and type_ == "ACCREC" and status != "DRAFT",
             extra=extra,
             created=created,
+            currency=currency,
+            rate=rate,
         )
         self.out[kind].append(doc)
         if post and status not in UNPOSTED:
@@ -186,6 +192,12 @@ class Generator:
             reference=f"Payment {doc.number}".strip(),
             batch_id=batch_id,
         )
+        if doc.currency is not None:  # at the day's rate; clears what the document carried in base currency
+            from xero_assets.sandbox.books.currency import base_outstanding, rate_on, to_base
+
+            payment.rate = rate_on(self.profile.currency, doc.currency, day)
+            remaining = base_outstanding(doc)
+            payment.base = remaining if amount == doc.outstanding() else to_base(amount, doc.rate)
         doc.payments.append(payment)
         doc.updated = max(doc.updated, created)
         self.out["payments"].append(payment)
@@ -221,6 +233,7 @@ class Generator:
 
     # --- the whole organisation ------------------------------------------------------------------------------------
     def run(self) -> None:
+        from xero_assets.sandbox.books.currency import setup_foreign, trade_foreign_month
         from xero_assets.sandbox.books.payroll import generate_payroll
         from xero_assets.sandbox.books.setup import budgets, contacts, opening_balances, settings
         from xero_assets.sandbox.books.trading import trade_month
@@ -228,9 +241,11 @@ class Generator:
         settings(self)
         contacts(self)
         opening_balances(self)
+        foreign = setup_foreign(self)
         month = self.start
         while month <= self.today:
             trade_month(self, month)
+            trade_foreign_month(self, foreign, month)
             month = add_months(month, 1)
         budgets(self)
         generate_payroll(self)
@@ -267,7 +282,8 @@ class Generator:
         self.books.ledger.post(day, created, "MANJOURNAL", journal_id, posted, narration)
         self.plain("manual_journals", journal_id, created, {
             "ManualJournalID": journal_id, "Narration": narration, "Date": ms_date(day), "Status": "POSTED",
-            "LineAmountTypes": "NoTax", "ShowOnCashBasisReports": True, "HasAttachments": False,
+            "LineAmountTypes": "NoTax", "ShowOnCashBasisReports": True,
+            "HasAttachments": has_attachment("manual_journals", journal_id),
         }, status="POSTED", lines=[{
             "LineAmount": money(cents), "AccountCode": code, "AccountID": self.acc(code).id, "Description": text,
             "TaxType": tax.tax_type, "TaxAmount": 0.0, "IsBlank": False, "Tracking": [],

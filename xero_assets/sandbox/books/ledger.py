@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from xero_assets.sandbox.books.currency import to_base
 from xero_assets.sandbox.books.model import Account, Doc, Journal, JournalLine, Payment
 
 # Source types whose lines mirror the document's line items, and the sign their line items take (+1 debit).
@@ -60,6 +61,7 @@ class Controls:
     ar: Account
     ap: Account
     tax: Account
+    realised: Account | None = None  # Realised Currency Gains, where foreign-currency payments post the difference
 
     def control(self, name: str, bank: Account | None) -> Account:
         if name == "bank":
@@ -81,10 +83,11 @@ def doc_posting(doc: Doc, controls: Controls) -> tuple[str, list[JournalLine]]:
     sign, control = _DOC_SIGNS[doc.type]
     lines: list[JournalLine] = []
     tax_total = 0
-    for line in doc.lines:
-        tax = line.tax_cents * sign
+    for line in doc.lines:  # in base currency: a foreign document's amounts divided by its rate
+        tax = to_base(line.tax_cents, doc.rate) * sign
         tax_total += tax
-        lines.append((line.account, line.amount * sign, tax, line.tax, line.description, line.tracking))
+        net = to_base(line.amount, doc.rate) * sign
+        lines.append((line.account, net, tax, line.tax, line.description, line.options))
     if tax_total:
         lines.append((controls.tax, tax_total, 0, None, "", None))
     lines.append((controls.control(control, doc.bank), -sum(net for _, net, *_ in lines), 0, None, "", None))
@@ -94,11 +97,25 @@ def doc_posting(doc: Doc, controls: Controls) -> tuple[str, list[JournalLine]]:
 def payment_posting(payment: Payment, controls: Controls) -> tuple[str, list[JournalLine]]:
     """Bank against the document's control account, in the direction the money moves."""
     control, direction = _PAYMENT_FLOW[payment.type]
-    amount = payment.amount * direction
-    return _PAYMENT_SOURCE.get(payment.type, payment.type), [
-        (payment.bank, amount, 0, None, payment.reference, None),
-        (controls.control(control, None), -amount, 0, None, payment.reference, None),
+    source = _PAYMENT_SOURCE.get(payment.type, payment.type)
+    if payment.rate is None:
+        amount = payment.amount * direction
+        return source, [
+            (payment.bank, amount, 0, None, payment.reference, None),
+            (controls.control(control, None), -amount, 0, None, payment.reference, None),
+        ]
+    # Foreign currency: the bank takes the amount at the payment's rate, the control account is cleared at what the
+    # document carried; the difference is a realised gain (credit) or loss (debit).
+    banked = to_base(payment.amount, payment.rate) * direction
+    cleared = (payment.base if payment.base is not None else to_base(payment.amount, payment.doc.rate)) * direction
+    assert controls.realised is not None, "foreign-currency payments need a Realised Currency Gains account"
+    lines: list[JournalLine] = [
+        (payment.bank, banked, 0, None, payment.reference, None),
+        (controls.control(control, None), -cleared, 0, None, payment.reference, None),
     ]
+    if banked != cleared:
+        lines.append((controls.realised, cleared - banked, 0, None, "Realised currency gain/loss", None))
+    return source, lines
 
 
 def transfer_posting(source: Account, target: Account, cents: int) -> list[JournalLine]:
@@ -200,7 +217,8 @@ class Ledger:
             if net > 0:
                 self.debits[account.index].add(day, net)
             if option is not None:
-                self.tracked[(account.index, option.id)].add(day, net)
+                for one in option if isinstance(option, tuple) else (option,):
+                    self.tracked[(account.index, one.id)].add(day, net)
             if rate is not None:
                 self.tax_net[rate.tax_type].add(day, net)
                 self.tax_tax[rate.tax_type].add(day, tax)

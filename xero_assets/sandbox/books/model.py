@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 # Statuses that keep a document off the ledger.
@@ -33,6 +34,7 @@ class Account:
     bank_number: str | None = None
     description: str = ""
     index: int = 0  # position in the chart, the ledger's key
+    currency: str | None = None  # a bank account in a foreign currency; None: the base currency
 
 
 @dataclass(slots=True, eq=False)
@@ -81,6 +83,7 @@ class Contact:
     city: str = ""
     groups: list[Any] = field(default_factory=list)
     docs: list[Doc] = field(default_factory=list)  # every document raised for this contact, for aged reports
+    currency: str | None = None  # DefaultCurrency when it is not the base currency
 
 
 @dataclass(slots=True, eq=False)
@@ -112,7 +115,15 @@ class Line:
     account: Account
     tax: TaxRate
     item: Item | None = None
-    tracking: TrackingOption | None = None
+    tracking: TrackingOption | None = None  # the Service Line option
+    region: TrackingOption | None = None  # the Region option: a second tracking category, on a share of lines
+
+    @property
+    def options(self) -> TrackingOption | tuple[TrackingOption, ...] | None:
+        """What its journal lines carry: no option, one, or both categories' options."""
+        if self.region is None:
+            return self.tracking
+        return (self.tracking, self.region) if self.tracking is not None else self.region
 
     @property
     def amount(self) -> int:
@@ -149,6 +160,8 @@ class Doc:
     allocations: list[Allocation] = field(default_factory=list)
     extra: dict[str, Any] | None = None
     created: datetime | None = None
+    currency: str | None = None  # CurrencyCode when foreign (amounts are then in it); None: the base currency
+    rate: Decimal | None = None  # CurrencyRate: units of `currency` per unit of base currency on `date`
 
     @property
     def sub_total(self) -> int:
@@ -195,6 +208,8 @@ class Payment:
     reference: str = ""
     batch_id: str | None = None
     reconciled: bool = True
+    rate: Decimal | None = None  # CurrencyRate on the payment date, for a foreign-currency document
+    base: int | None = None  # the receivable/payable it cleared in base currency (at the document's rate)
 
 
 @dataclass(slots=True, eq=False)
@@ -208,8 +223,9 @@ class Allocation:
     date: date
 
 
-JournalLine = tuple[Account, int, int, "TaxRate | None", str, "TrackingOption | None"]
-"""(account, net cents, tax cents, tax rate, description, tracking option): NetAmount + TaxAmount = GrossAmount."""
+JournalLine = tuple[Account, int, int, "TaxRate | None", str, "TrackingOption | tuple[TrackingOption, ...] | None"]
+"""(account, net cents, tax cents, tax rate, description, tracking option or options, one per category):
+NetAmount + TaxAmount = GrossAmount."""
 
 
 @dataclass(slots=True, eq=False)

@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
+from xero_assets.sandbox.books.attachments import has_attachment
+from xero_assets.sandbox.books.currency import to_base
 from xero_assets.sandbox.books.model import (
     Account,
     Allocation,
@@ -105,16 +107,17 @@ class Renderer:
         }
 
     @staticmethod
-    def tracking(option: TrackingOption | None) -> list[Json]:
+    def tracking(option: TrackingOption | tuple[TrackingOption, ...] | None) -> list[Json]:
         if option is None:
             return []
         return [
             {
-                "Name": option.category_name,
-                "Option": option.name,
-                "TrackingCategoryID": option.category_id,
-                "TrackingOptionID": option.id,
+                "Name": one.category_name,
+                "Option": one.name,
+                "TrackingCategoryID": one.category_id,
+                "TrackingOptionID": one.id,
             }
+            for one in (option if isinstance(option, tuple) else (option,))
         ]
 
     def line(self, owner_id: str, index: int, line: Line) -> Json:
@@ -128,7 +131,7 @@ class Renderer:
             "LineAmount": money(line.amount),
             "AccountCode": line.account.code,
             "AccountID": line.account.id,
-            "Tracking": self.tracking(line.tracking),
+            "Tracking": self.tracking(line.options),
         }
         if line.item is not None:
             out["ItemCode"] = line.item.code
@@ -170,13 +173,13 @@ class Renderer:
         out["SubTotal"] = money(doc.sub_total)
         out["TotalTax"] = money(doc.total_tax)
         out["Total"] = money(doc.total)
-        out["CurrencyCode"] = self.currency
-        out["CurrencyRate"] = 1.0
+        out["CurrencyCode"] = doc.currency or self.currency
+        out["CurrencyRate"] = float(doc.rate) if doc.rate is not None else 1.0
         if kind != "repeating_invoices":
             out["UpdatedDateUTC"] = ms_time(doc.updated)
         if kind in _CREDIT_KEY or kind == "invoices":
             out["UpdatedDateUTCString"] = iso_time(doc.updated)
-        out["HasAttachments"] = False
+        out["HasAttachments"] = has_attachment(kind, doc.id)
         if doc.bank is not None:
             out["BankAccount"] = self.account_ref(doc.bank)
         if kind == "bank_transactions":
@@ -261,10 +264,10 @@ class Renderer:
         out: Json = {
             "PaymentID": payment.id,
             "Date": ms_date(payment.date),
-            "BankAmount": money(payment.amount),
+            "BankAmount": money(self.banked(payment)),
             "Amount": money(payment.amount),
             "Reference": payment.reference,
-            "CurrencyRate": 1.0,
+            "CurrencyRate": float(payment.rate) if payment.rate is not None else 1.0,
             "PaymentType": payment.type,
             "Status": payment.status,
             "UpdatedDateUTC": ms_time(payment.updated),
@@ -281,7 +284,7 @@ class Renderer:
             _ID_KEY[doc.kind]: doc.id,
             "Type": doc.type,
             "Contact": self.contact_ref(doc.contact),
-            "CurrencyCode": self.currency,
+            "CurrencyCode": doc.currency or self.currency,
         }
         if doc.kind == "invoices":
             ref["InvoiceNumber"] = doc.number
@@ -297,6 +300,14 @@ class Renderer:
             out["Prepayment"] = ref
         return out
 
+    @staticmethod
+    def banked(payment: Payment) -> int:
+        """BankAmount: what the bank account moved, in its own currency (a foreign payment into a home account at
+        the payment's rate)."""
+        if payment.rate is None or payment.bank.currency == payment.doc.currency:
+            return payment.amount
+        return to_base(payment.amount, payment.rate)
+
     def account(self, account: Account, full: bool) -> Json:
         out: Json = {
             "AccountID": account.id,
@@ -311,7 +322,7 @@ class Renderer:
             "ShowInExpenseClaims": account.klass == "EXPENSE",
             "ReportingCode": account.klass[:3],
             "ReportingCodeName": account.klass.title(),
-            "HasAttachments": False,
+            "HasAttachments": has_attachment("accounts", account.id),
             "UpdatedDateUTC": ms_time(account.updated),
             "AddToWatchlist": False,
         }
@@ -320,7 +331,7 @@ class Renderer:
         if account.type == "BANK":
             out["BankAccountNumber"] = account.bank_number or ""
             out["BankAccountType"] = "BANK"
-            out["CurrencyCode"] = self.currency
+            out["CurrencyCode"] = account.currency or self.currency
         return out
 
     def contact(self, contact: Contact, full: bool) -> Json:
@@ -349,9 +360,9 @@ class Renderer:
             ],
             "IsSupplier": contact.is_supplier,
             "IsCustomer": contact.is_customer,
-            "DefaultCurrency": self.currency,
+            "DefaultCurrency": contact.currency or self.currency,
             "ContactPersons": [],
-            "HasAttachments": False,
+            "HasAttachments": has_attachment("contacts", contact.id),
             "HasValidationErrors": False,
         }
         if full:

@@ -71,13 +71,16 @@ def _accounts(books: Books, klass: str) -> list[Any]:
 
 
 def aged_receivables_total(books: Books, as_at: date | None = None) -> int:
-    """Cents owed by customers: open sales invoices less unapplied credit notes, overpayments and prepayments."""
+    """Cents owed by customers (in base currency, as the ledger carries them): open sales invoices less unapplied
+    credit notes, overpayments and prepayments."""
+    from xero_assets.sandbox.books.currency import base_outstanding
+
     total = 0
     for kind, sign in (("invoices", 1), ("credit_notes", -1), ("overpayments", -1), ("prepayments", -1)):
         for doc in books.collections[kind]:
             receivable = doc.type in ("ACCREC", "ACCRECCREDIT", "RECEIVE-OVERPAYMENT", "RECEIVE-PREPAYMENT")
             if receivable and (as_at is None or doc.date <= as_at):
-                total += sign * doc.outstanding(as_at)
+                total += sign * (base_outstanding(doc, as_at) if doc.rate is not None else doc.outstanding(as_at))
     return total
 
 
