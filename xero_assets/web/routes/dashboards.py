@@ -1,0 +1,72 @@
+"""Dashboards: one per organisation (KPI tiles, four charts, the status of the datasets' checks) and a rollup
+across organisations, with totals per currency (amounts in different currencies are never added together)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from xero_assets.web.charts import bar_chart
+from xero_assets.web.dagster_runs import DagsterUnavailable
+from xero_assets.web.guard import admin_page
+from xero_assets.web.organisations import organisations
+from xero_assets.web.render import render
+from xero_assets.web.routes.organisation import _not_found, _organisation, every_asset_key
+
+ROLLUP_KPIS = ("accounts_receivable", "accounts_payable", "revenue_this_month", "cash_balance", "mrr")
+
+
+@admin_page
+async def dashboard(request: Request) -> Response:
+    state = request.app.state.web
+    org = _organisation(request)
+    if org is None:
+        return _not_found(request)
+    figures = state.datasets.dashboard(org.tenant_id)
+    charts = [
+        bar_chart("Revenue by month", figures.revenue_by_month),
+        bar_chart("Accounts receivable ageing", figures.ar_ageing),
+        bar_chart("Cash by month", figures.cash_by_month),
+        bar_chart("MRR by customer (top 10)", figures.mrr_by_customer),
+    ]
+    checks, checks_problem = [], None
+    try:
+        datasets = [key for key in every_asset_key() if key.startswith("dashboards/")]
+        checks = state.dagster.checks(datasets, org.tenant_id)
+    except DagsterUnavailable as exc:
+        checks_problem = str(exc)
+    return render(
+        request,
+        "dashboard.html",
+        org=org,
+        figures=figures,
+        charts=charts,
+        checks=checks,
+        checks_problem=checks_problem,
+    )
+
+
+@admin_page
+async def rollup(request: Request) -> Response:
+    state = request.app.state.web
+    orgs = [o for o in organisations(state.store.list_connections(include_removed=True), state.warehouse)]
+    table = []
+    totals: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for org in orgs:
+        figures = state.datasets.dashboard(org.tenant_id)
+        values = {k.name: k.value for k in figures.kpis}
+        table.append((org, values))
+        for name in ROLLUP_KPIS:
+            if name in values:
+                totals[org.currency or "?"][name] += values[name]
+    return render(request, "rollup.html", table=table, kpis=ROLLUP_KPIS, totals=dict(totals))
+
+
+ROUTES = [
+    Route("/organisations/{tenant_id}/dashboard", dashboard),
+    Route("/dashboards", rollup),
+]
