@@ -20,10 +20,15 @@ def main() -> None:
 def demo(no_ui: bool, size: str, tenants: int, ui_port: int, web_port: int) -> None:
     """Start the sandbox, connect tenants through the real OAuth flow, sync them, then serve Dagster's UI and the
     Integrations page."""
-    from xero_assets.demo import run_demo
+    from xero_assets.web.serve import check_port_free
     from xero_assets.xero.config import ConfigError
 
     try:
+        if not no_ui:  # before importing Dagster and minutes of work: a taken port is known at once
+            check_port_free("127.0.0.1", ui_port, "Dagster's UI")
+            check_port_free("127.0.0.1", web_port, "the Integrations page")
+        from xero_assets.demo import run_demo
+
         run_demo(no_ui=no_ui, size=size, tenants=tenants, ui_port=ui_port, web_port=web_port)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl, quote
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
@@ -20,7 +21,8 @@ from xero_assets.web.security import CSRF_FIELD, Session, csrf_ok
 log = logging.getLogger(__name__)
 
 Page = Callable[[Request], Awaitable[Response]]
-FormHandler = Callable[[Request, ImmutableMultiDict], Awaitable[Response]]
+SyncPage = Callable[[Request], Response]
+FormHandler = Callable[[Request, ImmutableMultiDict], Response]
 MAX_FORM_BYTES = 64 * 1024
 
 
@@ -55,14 +57,17 @@ def refused(reason: str, status: int = 403) -> Response:
     return PlainTextResponse(f"Refused: {reason}.", status_code=status, headers={"Cache-Control": "no-store"})
 
 
-def admin_page(handler: Page) -> Page:
+def admin_page(handler: SyncPage) -> Page:
+    """A GET for the admin only. The handler is plain (blocking: database, Dagster) and runs in the thread pool,
+    so a slow Dagster never stalls the other pages."""
+
     @functools.wraps(handler)
     async def page(request: Request) -> Response:
         session = session_of(request)
         if session is None or not session.authenticated:
             target = request.url.path
             return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
-        return await handler(request)
+        return await run_in_threadpool(handler, request)
 
     return page
 
@@ -81,11 +86,13 @@ async def checked_form(request: Request, *, need_admin: bool) -> ImmutableMultiD
 
 
 def admin_form(handler: FormHandler) -> Page:
+    """A POST for the admin only, with its CSRF token checked before the (blocking) handler runs."""
+
     @functools.wraps(handler)
     async def post(request: Request) -> Response:
         form = await checked_form(request, need_admin=True)
         if isinstance(form, Response):
             return form
-        return await handler(request, form)
+        return await run_in_threadpool(handler, request, form)
 
     return post

@@ -9,9 +9,12 @@ once, only in the session that started it, and only within CONSENT_LIFETIME_SECO
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -20,12 +23,13 @@ from starlette.routing import Route
 from xero_assets import catalog
 from xero_assets.connections import SUCCESS_TEXT, finish_consent
 from xero_assets.store.tokens import Connection
+from xero_assets.web.app import WebState
 from xero_assets.web.dagster_runs import DagsterUnavailable
 from xero_assets.web.guard import admin_form, admin_page, refused, session_of
 from xero_assets.web.organisations import card_status, organisations
 from xero_assets.web.render import render
 from xero_assets.web.routes.organisation import launch_sync
-from xero_assets.web.security import PendingConsent
+from xero_assets.web.security import PendingConsent, Session
 from xero_assets.xero.errors import XeroError
 from xero_assets.xero.scopes import PERMISSIONS, ScopeStyle, expand
 
@@ -95,14 +99,14 @@ def changes(before: dict[str, tuple[str, ...]], saved: list[Connection]) -> list
 
 
 @admin_page
-async def integrations(request: Request) -> Response:
+def integrations(request: Request) -> Response:
     state = request.app.state.web
     orgs = organisations(state.store.list_connections(include_removed=True), state.warehouse)
     return render(request, "integrations.html", orgs=orgs, status=card_status(orgs))
 
 
 @admin_page
-async def connect_page(request: Request) -> Response:
+def connect_page(request: Request) -> Response:
     state = request.app.state.web
     active = [c for c in state.store.list_connections() if c.active]
     current = set.intersection(*(set(c.scopes) for c in active)) if active else set()
@@ -117,7 +121,7 @@ async def connect_page(request: Request) -> Response:
 
 
 @admin_form
-async def connect_start(request: Request, form: ImmutableMultiDict) -> Response:
+def connect_start(request: Request, form: ImmutableMultiDict) -> Response:
     """Build the authorize request for the chosen permissions and send the browser to Xero."""
     state = request.app.state.web
     known = {p.scope for p in PERMISSIONS}
@@ -140,7 +144,6 @@ async def connect_start(request: Request, form: ImmutableMultiDict) -> Response:
 
 async def callback(request: Request) -> Response:
     """Xero's redirect: refused unless its state is one this signed-in session started and has not used yet."""
-    state = request.app.state.web
     session = session_of(request)
     if session is None or not session.authenticated:
         return refused("the Xero redirect arrived without the admin's session (sign in and connect again)")
@@ -154,6 +157,12 @@ async def callback(request: Request) -> Response:
     code = params.get("code")
     if not code:
         return refused("the Xero redirect carries neither a code nor an error", status=400)
+    return await run_in_threadpool(_complete, request.app.state.web, session, pending, code)
+
+
+def _complete(state: WebState, session: Session, pending: PendingConsent, code: str) -> Response:
+    """Redeem the code (with the PKCE verifier only this session holds), store the organisations, start their
+    first sync in the background (Dagster can take seconds to accept a run; the admin should not wait on it)."""
     try:
         saved = finish_consent(state.store, code, pending.code_verifier, pending.redirect_uri)
     except XeroError as exc:
@@ -161,22 +170,28 @@ async def callback(request: Request) -> Response:
         session.notice = f"Xero did not connect: {exc}"
         return RedirectResponse("/integrations", status_code=303)
     state.warehouse.set_tenant_status([(c.tenant_id, c.tenant_name, str(c.status)) for c in saved])
-    runs = []
-    for connection in saved:
-        try:
-            runs.append((connection.tenant_name, launch_sync(state, connection, None, source="initial-sync")))
-        except DagsterUnavailable as exc:
-            session.notice = f"Connected, but the first sync could not start: {exc}"
-    session.connected = {
+    result: dict[str, Any] = {
         "names": [c.tenant_name for c in saved],
         "changes": changes(dict(pending.scopes_before), saved),
-        "runs": runs,
+        "runs": [],
+        "problem": None,
     }
+    session.connected = result
+    threading.Thread(target=_first_syncs, args=(state, saved, result), name="first-sync", daemon=True).start()
     return RedirectResponse("/integrations/xero/connected", status_code=303)
 
 
+def _first_syncs(state: WebState, saved: list[Connection], result: dict[str, Any]) -> None:
+    for connection in saved:
+        try:
+            result["runs"].append((connection.tenant_name, launch_sync(state, connection, None, source="initial-sync")))
+        except DagsterUnavailable as exc:
+            result["problem"] = f"The first sync could not start: {exc}"
+            return
+
+
 @admin_page
-async def connected(request: Request) -> Response:
+def connected(request: Request) -> Response:
     """The success page. Reached by redirect so reloading it never replays the callback."""
     result = getattr(session_of(request), "connected", None)
     if not result:
@@ -189,6 +204,7 @@ async def connected(request: Request) -> Response:
         names=result["names"],
         changes=result["changes"],
         runs=[(name, dagster.run_url(run_id)) for name, run_id in result["runs"]],
+        problem=result["problem"],
     )
 
 

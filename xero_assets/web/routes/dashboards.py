@@ -21,7 +21,7 @@ ROLLUP_KPIS = ("accounts_receivable", "accounts_payable", "revenue_this_month", 
 
 
 @admin_page
-async def dashboard(request: Request) -> Response:
+def dashboard(request: Request) -> Response:
     state = request.app.state.web
     org = _organisation(request)
     if org is None:
@@ -51,7 +51,7 @@ async def dashboard(request: Request) -> Response:
 
 
 @admin_page
-async def rollup(request: Request) -> Response:
+def rollup(request: Request) -> Response:
     state = request.app.state.web
     orgs = [o for o in organisations(state.store.list_connections(include_removed=True), state.warehouse)]
     table = []

@@ -72,7 +72,7 @@ def _run_state(runs: list[RunView]) -> tuple[set[str], dict[str, str]]:
 
 
 @admin_page
-async def detail(request: Request) -> Response:
+def detail(request: Request) -> Response:
     state = request.app.state.web
     org = _organisation(request)
     if org is None:
@@ -100,7 +100,7 @@ async def detail(request: Request) -> Response:
 
 
 @admin_form
-async def sync(request: Request, form: ImmutableMultiDict) -> Response:
+def sync(request: Request, form: ImmutableMultiDict) -> Response:
     state = request.app.state.web
     org = _organisation(request)
     if org is None:
@@ -122,7 +122,7 @@ async def sync(request: Request, form: ImmutableMultiDict) -> Response:
 
 
 @admin_page
-async def remove_page(request: Request) -> Response:
+def remove_page(request: Request) -> Response:
     org = _organisation(request)
     if org is None:
         return _not_found(request)
@@ -130,7 +130,7 @@ async def remove_page(request: Request) -> Response:
 
 
 @admin_form
-async def remove(request: Request, form: ImmutableMultiDict) -> Response:
+def remove(request: Request, form: ImmutableMultiDict) -> Response:
     """Disconnect through the same code as `xero-assets disconnect` (revoking the consent when it was its last)."""
     from xero_assets.connections import disconnect_tenant
 
