@@ -45,7 +45,13 @@ class Organisation:
 
     @property
     def active(self) -> bool:
+        """Still connected here (possibly needing a reconnect); False once removed."""
         return self.connection.status is not ConnectionStatus.REMOVED
+
+    @property
+    def syncable(self) -> bool:
+        """Only a working connection is synced; the others need a new consent first."""
+        return self.connection.active
 
 
 @dataclass(frozen=True)
@@ -127,7 +133,7 @@ def api_rows(
         granted = api.is_granted(granted_scopes)
         permission = next((s for s in api.all_scopes() if s in granted_scopes), api.scopes[-1])
         state = states.get(api.name)
-        syncable = not api.removed and granted and organisation.active
+        syncable = not api.removed and granted and organisation.syncable
         key = f"xero/{api.name}"
         if api.removed:
             status, kind = "skipped: Xero removed this API", "skipped"

@@ -112,3 +112,45 @@ def test_serve_without_a_password_says_which_variable(tmp_path: Path) -> None:
     result = subprocess.run([str(CLI), "serve", "--port", "0"], capture_output=True, text=True, timeout=60,
                             env={"PATH": "/usr/bin:/bin", "XERO_CLIENT_ID": "app"}, cwd=tmp_path)  # fmt: skip
     assert result.returncode == 1 and "XERO_ASSETS_ADMIN_PASSWORD is not set" in result.stderr
+
+
+def test_each_api_row_says_what_happened_to_it(sqlite_url: str) -> None:
+    from datetime import UTC, datetime
+
+    from xero_assets.store.tokens import Connection, ConnectionStatus
+    from xero_assets.store.warehouse import SyncState, Warehouse, now_utc
+    from xero_assets.web.dagster_runs import RunView
+    from xero_assets.web.organisations import api_rows, card_status, organisations
+    from xero_assets.web.routes.organisation import _run_state
+
+    warehouse = Warehouse(make_engine(sqlite_url))
+    warehouse.create()
+    seen = now_utc()
+    warehouse.write_records("t1", "organisation", [{"OrganisationID": "o", "CountryCode": "US", "BaseCurrency": "USD"}],
+                            id_field="OrganisationID", updated_field=None, seen_at=seen)  # fmt: skip
+    warehouse.save_state("t1", "organisation", SyncState(last_completed=seen))
+    warehouse.write_records("t1", "contacts", [{"ContactID": "c1"}, {"ContactID": "c2"}], id_field="ContactID",
+                            updated_field=None, seen_at=seen)  # fmt: skip
+    now = datetime.now(UTC)
+    connection = Connection("t1", "Helix IT", "ORGANISATION", ConnectionStatus.ACTIVE,
+                            ("offline_access", "accounting.settings.read", "accounting.contacts.read"),
+                            "c", None, None, now, now, None)  # fmt: skip
+    [org] = organisations([connection], warehouse)
+    assert (org.country, org.currency, card_status([org])) == ("US", "USD", "Success")
+    runs = [
+        RunView("new", "STARTED", ("xero/contacts",), (), now, None, None, "u"),
+        RunView("old", "FAILURE", ("xero/contacts", "xero/users"), (), now, now, "Xero answered 500 on /Users", "u"),
+    ]
+    running, failed = _run_state(runs)
+    assert running == {"xero/contacts"} and failed == {"xero/users": "Xero answered 500 on /Users"}
+    rows = {row.api.name: row for row in api_rows(org, warehouse, running=running, failed=failed)}
+    assert (rows["organisation"].status, rows["organisation"].rows) == ("synced", 1)
+    assert rows["contacts"].status == "syncing now" and rows["contacts"].rows == 2
+    assert rows["users"].status == "failed: Xero answered 500 on /Users"
+    assert rows["invoices"].status == "skipped: scope accounting.transactions.read not granted"
+    assert not rows["invoices"].syncable and rows["accounts"].syncable
+    assert rows["payroll_employees"].status.startswith("skipped")  # not granted (and no US payroll either)
+    assert rows["tax_reports"].status == "skipped: scope accounting.reports.read not granted"
+    assert rows["employees"].status == "skipped: Xero removed this API"
+    assert rows["accounts"].status == "never synced"
+    warehouse.engine.dispose()

@@ -107,8 +107,8 @@ def sync(request: Request, form: ImmutableMultiDict) -> Response:
         return _not_found(request)
     session = session_of(request)
     api = form.get("api") or None
-    if not org.active:
-        session.notice = f"{org.name} is removed; reconnect it before syncing."  # type: ignore[union-attr]
+    if not org.syncable:
+        session.notice = f"{org.name} is {org.status.lower()}; reconnect it before syncing."  # type: ignore[union-attr]
     elif api and api not in catalog.BY_NAME:
         session.notice = f"There is no Xero API called {api!r}."  # type: ignore[union-attr]
     else:
