@@ -37,6 +37,7 @@ from xero_assets.sandbox.identity import DEFAULT_USER_EMAIL, DEFAULT_USER_PASSWO
 from xero_assets.sandbox.server import SandboxHandle, running_sandbox
 from xero_assets.store.db import make_engine
 from xero_assets.web.render import money
+from xero_assets_tests.conftest import skip_or_fail
 from xero_assets_tests.sync.conftest import WINDOW_S, fast_config
 from xero_assets_tests.web.conftest import ADMIN_PASSWORD
 
@@ -61,12 +62,7 @@ def browser_problem() -> str | None:
 
 def require_browser() -> None:
     """Skip (locally) or fail (CI=true) without a browser, as the PostgreSQL tests do without a server."""
-    problem = browser_problem()
-    if problem is None:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true requires the browser test: {problem}")
-    pytest.skip(problem)
+    skip_or_fail(browser_problem(), "the browser test")
 
 
 def _free_port() -> int:
@@ -173,7 +169,21 @@ _OVERFLOW = "() => [document.documentElement.scrollWidth, window.innerWidth]"
 
 def check_page(page: Any, name: str, ours: bool = True, walk: bool = True) -> None:
     """Screenshots at both widths, no horizontal overflow at 375 px, and (on our pages) a keyboard walk: the first
-    Tab stop skips to the content, and every stop after it has a name."""
+    Tab stop skips to the content, and every stop after it has a name. A page that reloads itself (a run in
+    flight) may reload under the check: it is then checked again, on the reloaded page."""
+    from playwright.sync_api import Error
+
+    for attempt in range(5):
+        try:
+            _check_page(page, name, ours, walk)
+            return
+        except Error:
+            if walk or attempt == 4:
+                raise
+            page.wait_for_load_state()
+
+
+def _check_page(page: Any, name: str, ours: bool, walk: bool) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size(LAPTOP)
     page.screenshot(path=str(ARTIFACTS / f"{name}-laptop.png"), full_page=True)

@@ -13,19 +13,17 @@ from starlette.routing import Route
 from xero_assets.web.charts import bar_chart
 from xero_assets.web.dagster_runs import DagsterUnavailable
 from xero_assets.web.guard import admin_page
-from xero_assets.web.organisations import organisations
+from xero_assets.web.organisations import Organisation, organisations
 from xero_assets.web.render import render
-from xero_assets.web.routes.organisation import _not_found, _organisation, every_asset_key
+from xero_assets.web.routes.organisation import every_asset_key, of_organisation
 
 ROLLUP_KPIS = ("accounts_receivable", "accounts_payable", "revenue_this_month", "cash_balance", "mrr")
 
 
 @admin_page
-def dashboard(request: Request) -> Response:
+@of_organisation
+def dashboard(request: Request, org: Organisation) -> Response:
     state = request.app.state.web
-    org = _organisation(request)
-    if org is None:
-        return _not_found(request)
     figures = state.datasets.dashboard(org.tenant_id)
     charts = [
         bar_chart("Revenue by month", figures.revenue_by_month),

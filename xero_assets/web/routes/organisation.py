@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import click
 from starlette.datastructures import ImmutableMultiDict
@@ -43,17 +44,19 @@ def launch_sync(state, connection: Connection, api: str | None, *, source: str =
     return state.dagster.launch(connection.tenant_id, connection.tenant_name, keys, source=source)
 
 
-def _organisation(request: Request) -> Organisation | None:
-    state = request.app.state.web
-    connection = state.store.get_connection(request.path_params["tenant_id"])
-    if connection is None:
-        return None
-    return organisations([connection], state.warehouse)[0]
+def of_organisation(handler: Callable[..., Response]) -> Callable[..., Response]:
+    """Hand the handler the organisation named by the path's tenant id, or answer 404 when there is none."""
 
+    @functools.wraps(handler)
+    def with_organisation(request: Request, *args: Any) -> Response:
+        state = request.app.state.web
+        connection = state.store.get_connection(request.path_params["tenant_id"])
+        if connection is None:
+            return render(request, "message.html", status_code=404, title="Organisation not found",
+                          message="No organisation with that id is connected here.")  # fmt: skip
+        return handler(request, *args, organisations([connection], state.warehouse)[0])
 
-def _not_found(request: Request) -> Response:
-    return render(request, "message.html", status_code=404, title="Organisation not found",
-                  message="No organisation with that id is connected here.")  # fmt: skip
+    return with_organisation
 
 
 def _run_state(runs: list[RunView]) -> tuple[set[str], dict[str, str]]:
@@ -72,11 +75,9 @@ def _run_state(runs: list[RunView]) -> tuple[set[str], dict[str, str]]:
 
 
 @admin_page
-def detail(request: Request) -> Response:
+@of_organisation
+def detail(request: Request, org: Organisation) -> Response:
     state = request.app.state.web
-    org = _organisation(request)
-    if org is None:
-        return _not_found(request)
     runs: list[RunView] = []
     dagster_problem = None
     try:
@@ -100,11 +101,9 @@ def detail(request: Request) -> Response:
 
 
 @admin_form
-def sync(request: Request, form: ImmutableMultiDict) -> Response:
+@of_organisation
+def sync(request: Request, form: ImmutableMultiDict, org: Organisation) -> Response:
     state = request.app.state.web
-    org = _organisation(request)
-    if org is None:
-        return _not_found(request)
     session = session_of(request)
     api = form.get("api") or None
     if not org.syncable:
@@ -122,22 +121,18 @@ def sync(request: Request, form: ImmutableMultiDict) -> Response:
 
 
 @admin_page
-def remove_page(request: Request) -> Response:
-    org = _organisation(request)
-    if org is None:
-        return _not_found(request)
+@of_organisation
+def remove_page(request: Request, org: Organisation) -> Response:
     return render(request, "remove.html", org=org)
 
 
 @admin_form
-def remove(request: Request, form: ImmutableMultiDict) -> Response:
+@of_organisation
+def remove(request: Request, form: ImmutableMultiDict, org: Organisation) -> Response:
     """Disconnect through the same code as `xero-assets disconnect` (revoking the consent when it was its last)."""
     from xero_assets.connections import disconnect_tenant
 
     state = request.app.state.web
-    org = _organisation(request)
-    if org is None:
-        return _not_found(request)
     purge = form.get("purge") == "yes"
     said: list[str] = []
     try:
