@@ -25,7 +25,7 @@ ASSET_JOB = "__ASSET_JOB"
 LOCATION = "xero_assets"  # workspace.yaml's location_name
 REPOSITORY = "__repository__"
 SOURCE_TAG = "xero_assets/source"
-TIMEOUT = httpx.Timeout(15.0, connect=3.0)
+TIMEOUT = httpx.Timeout(30.0, connect=3.0)
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 
 
@@ -143,7 +143,7 @@ class DagsterRuns:
             port_number=url.port,
             use_https=url.scheme == "https",
             path_prefix=url.path.rstrip("/"),
-            timeout=15,
+            timeout=60,  # a launch answered late may still have started the run: wait for the answer
         )
         tags = {"dagster/partition": tenant_id, SOURCE_TAG: source, **organisation_tags(organisation)}
         try:
@@ -155,8 +155,10 @@ class DagsterRuns:
                 asset_selection=[key.split("/") for key in asset_keys],
             )
         except DagsterGraphQLClientError as exc:
-            log.warning("launching a run for tenant %s failed: %s", tenant_id, str(exc).splitlines()[0])
-            raise DagsterUnavailable(self._unavailable(str(exc).splitlines()[0])) from None
+            cause = f" ({type(exc.__cause__).__name__})" if exc.__cause__ else ""
+            problem = str(exc).strip().splitlines()[0] + cause
+            log.warning("launching a run for tenant %s failed: %s", tenant_id, problem)
+            raise DagsterUnavailable(self._unavailable(problem)) from None
 
     def _ensure_partition(self, tenant_id: str) -> None:
         """The tenant's partition, added when the sensor has not yet (a run of an unknown partition is refused)."""

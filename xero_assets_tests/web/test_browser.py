@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -47,7 +48,7 @@ CHROMIUM = Path(os.environ.get("XERO_ASSETS_TEST_CHROMIUM", "/usr/bin/chromium")
 LAPTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 375, "height": 812}
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = pytest.mark.timeout(900)
 
 
 def browser_problem() -> str | None:
@@ -98,10 +99,14 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The sandbox (2 organisations), `dagster dev` and the Integrations page, all on free loopback ports."""
+def stack() -> Iterator[Stack]:
+    """The sandbox (2 organisations), `dagster dev` and the Integrations page, all on free loopback ports.
+
+    Its own temporary directory rather than pytest's: pytest prunes old base directories of the same user, and on a
+    machine where several test sessions run at once that can remove a Dagster home in use. Dagster's log is kept
+    beside the screenshots."""
     require_browser()
-    tmp = tmp_path_factory.mktemp("browser")
+    tmp = Path(tempfile.mkdtemp(prefix="xero-assets-browser-"))
     home = tmp / "dagster_home"
     home.mkdir()
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
@@ -146,6 +151,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             os.killpg(dagster.pid, signal.SIGKILL)
             dagster.wait(30)
             log.close()
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            shutil.copy(log_path, ARTIFACTS / "dagster_dev.log")
+            shutil.rmtree(tmp, ignore_errors=True)
             for name, value in saved.items():
                 if value is None:
                     os.environ.pop(name, None)
@@ -295,7 +303,7 @@ def test_connect_sync_dashboard_and_remove_in_a_browser(stack: Stack) -> None:
             page.locator("details.menu summary").first.click()
             page.get_by_role("link", name="Detail").click()
             tenant = chosen["tenant_id"]
-            _reload_until(page, "the first sync", lambda: _latest_run(page) == "success", 300)
+            _reload_until(page, "the first sync", lambda: _latest_run(page) == "success", 480)
             assert "skipped: scope payroll.employees.read not granted" in _cell_text(page, "payroll_employees")
             assert int(_cell(page, "journals", "rows").replace(",", "")) > 0  # the optional permission's data
             run_link = page.locator(".runs li a").first.get_attribute("href")
@@ -322,8 +330,8 @@ def test_connect_sync_dashboard_and_remove_in_a_browser(stack: Stack) -> None:
             check_page(page, "09-detail-synced")
 
             # The dashboard: each KPI tile and each month of revenue equal to the datasets, to the cent.
-            page.get_by_role("link", name="Dashboard").first.click()
-            currency = page.inner_text("main").split("Figures in ")[1].split(",")[0]
+            page.get_by_role("link", name="Dashboard", exact=True).click()
+            currency = page.locator("[data-currency]").get_attribute("data-currency")
             for row in _datasets(stack.database_url, "ds_kpis", tenant):
                 tile = page.locator(f'[data-kpi="{row["kpi"]}"] .tile-value').inner_text()
                 value = Decimal(str(row["value"])).quantize(Decimal("0.01"))
@@ -333,12 +341,12 @@ def test_connect_sync_dashboard_and_remove_in_a_browser(stack: Stack) -> None:
             for row in _datasets(stack.database_url, "ds_pnl_by_month", tenant)[-13:]:
                 assert money(Decimal(str(row["revenue"])).quantize(Decimal("0.01")), currency) in figures
             check_page(page, "10-dashboard")
-            page.get_by_role("link", name="Dashboards").click()
+            page.get_by_role("link", name="Dashboards", exact=True).click()
             assert chosen["name"] in page.inner_text("table.rollup")
             check_page(page, "11-rollup")
 
             # Remove: ellipsis, Remove, confirm; deleted at Xero, shown inactive, data kept.
-            page.get_by_role("link", name="Integrations").first.click()
+            page.get_by_role("link", name="Integrations", exact=True).first.click()
             page.locator("details.menu summary").first.click()
             page.get_by_role("link", name="Remove").click()
             check_page(page, "12-remove")

@@ -187,6 +187,7 @@ def _first_syncs(state: WebState, saved: list[Connection], result: dict[str, Any
             result["runs"].append((connection.tenant_name, launch_sync(state, connection, None, source="initial-sync")))
         except DagsterUnavailable as exc:
             result["problem"] = f"The first sync could not start: {exc}"
+            log.warning("first sync of %s not started: %s", connection.tenant_id, exc)
             return
 
 
