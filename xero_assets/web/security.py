@@ -38,6 +38,8 @@ class PendingConsent:
     started: float
     # Each already-connected organisation's scopes before this consent, to say afterwards which APIs changed.
     scopes_before: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Every organisation this store knew before (any status): those are re-synced here; new ones by the sensor.
+    known_before: frozenset[str] = frozenset()
 
 
 @dataclass

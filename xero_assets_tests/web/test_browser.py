@@ -96,6 +96,7 @@ class Stack:
     dagster_url: str
     database_url: str
     log: Path
+    dagster_home: Path
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +145,7 @@ def stack() -> Iterator[Stack]:
             threading.Thread(target=server.run, daemon=True).start()
             _wait("the Integrations page", lambda: server.started, 30, 0.05)
             _wait("dagster dev", lambda: _answers(f"http://127.0.0.1:{dagster_port}/server_info"), 180)
-            yield Stack(sandbox, web_url, f"http://127.0.0.1:{dagster_port}", database_url, log_path)
+            yield Stack(sandbox, web_url, f"http://127.0.0.1:{dagster_port}", database_url, log_path, home)
         finally:
             if server is not None:
                 server.should_exit = True
@@ -327,6 +328,12 @@ def test_connect_sync_dashboard_and_remove_in_a_browser(stack: Stack) -> None:
             )
             _reload_until(page, "the run to finish", lambda: _latest_run(page) == "success", 120)
             assert _cell_text(page, "invoices") == "synced"
+            # In Dagster's UI both runs (the sensor's first sync and Sync Data) are found by the organisation's name.
+            import dagster as dg
+
+            instance = dg.DagsterInstance.from_config(str(stack.dagster_home))
+            named = instance.get_runs(dg.RunsFilter(tags={"xero/organisation": chosen["name"]}))
+            assert len(named) == 2 and {r.tags["dagster/partition"] for r in named} == {tenant}
             check_page(page, "09-detail-synced")
 
             # The dashboard: each KPI tile and each month of revenue equal to the datasets, to the cent.

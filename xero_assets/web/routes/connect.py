@@ -133,12 +133,14 @@ def connect_start(request: Request, form: ImmutableMultiDict) -> Response:
         return RedirectResponse("/integrations/xero/connect", status_code=303)
     scopes = expand(chosen, state.settings.scope_style)
     authorize = state.store.oauth.authorization_request(scopes)
-    before = tuple((c.tenant_id, c.scopes) for c in state.store.list_connections() if c.active)
+    known = state.store.list_connections(include_removed=True)
+    before = tuple((c.tenant_id, c.scopes) for c in known if c.active)
     session_of(request).add_pending(  # type: ignore[union-attr]
         PendingConsent(
-            authorize.state, authorize.code_verifier, authorize.redirect_uri, tuple(scopes), time.monotonic(), before
+            authorize.state, authorize.code_verifier, authorize.redirect_uri, tuple(scopes), time.monotonic(), before,
+            frozenset(c.tenant_id for c in known),
         )
-    )
+    )  # fmt: skip
     return RedirectResponse(authorize.url, status_code=303)
 
 
@@ -161,8 +163,12 @@ async def callback(request: Request) -> Response:
 
 
 def _complete(state: WebState, session: Session, pending: PendingConsent, code: str) -> Response:
-    """Redeem the code (with the PKCE verifier only this session holds), store the organisations, start their
-    first sync in the background (Dagster can take seconds to accept a run; the admin should not wait on it)."""
+    """Redeem the code (with the PKCE verifier only this session holds) and store the organisations.
+
+    A new organisation's first sync is the tenant sensor's (it adds the partition and requests the sync, once per
+    tenant); starting one here too would race it into two. An organisation known before (a reconnect, maybe with
+    new permissions) has its partition already, so the sensor leaves it alone: its sync starts here, in the
+    background (Dagster can take seconds to accept a run; the admin should not wait on it)."""
     try:
         saved = finish_consent(state.store, code, pending.code_verifier, pending.redirect_uri)
     except XeroError as exc:
@@ -175,19 +181,21 @@ def _complete(state: WebState, session: Session, pending: PendingConsent, code: 
         "changes": changes(dict(pending.scopes_before), saved),
         "runs": [],
         "problem": None,
+        "new": [c.tenant_name for c in saved if c.tenant_id not in pending.known_before],
     }
     session.connected = result
-    threading.Thread(target=_first_syncs, args=(state, saved, result), name="first-sync", daemon=True).start()
+    again = [c for c in saved if c.tenant_id in pending.known_before]
+    threading.Thread(target=_resyncs, args=(state, again, result), name="resync", daemon=True).start()
     return RedirectResponse("/integrations/xero/connected", status_code=303)
 
 
-def _first_syncs(state: WebState, saved: list[Connection], result: dict[str, Any]) -> None:
-    for connection in saved:
+def _resyncs(state: WebState, reconnected: list[Connection], result: dict[str, Any]) -> None:
+    for connection in reconnected:
         try:
-            result["runs"].append((connection.tenant_name, launch_sync(state, connection, None, source="initial-sync")))
+            result["runs"].append((connection.tenant_name, launch_sync(state, connection, None, source="reconnect")))
         except DagsterUnavailable as exc:
-            result["problem"] = f"The first sync could not start: {exc}"
-            log.warning("first sync of %s not started: %s", connection.tenant_id, exc)
+            result["problem"] = f"The sync after reconnecting could not start: {exc}"
+            log.warning("sync of %s after reconnecting not started: %s", connection.tenant_id, exc)
             return
 
 
@@ -206,6 +214,7 @@ def connected(request: Request) -> Response:
         changes=result["changes"],
         runs=[(name, dagster.run_url(run_id)) for name, run_id in result["runs"]],
         problem=result["problem"],
+        new=result["new"],
     )
 
 
