@@ -23,6 +23,7 @@ SESSION_COOKIE = "xero_assets_session"
 CSRF_FIELD = "csrf_token"
 CONSENT_LIFETIME_SECONDS = 600.0  # an authorize round trip older than this is refused (Xero's codes live 5 minutes)
 MAX_PENDING_CONSENTS = 5
+MAX_SESSIONS = 10_000  # each visit to the login page starts one: past this, the idlest signed-out ones go first
 
 Clock = Callable[[], float]
 
@@ -84,6 +85,12 @@ class SessionStore:
         session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), self._clock())
         with self._lock:
             self._expire()
+            if len(self._sessions) >= MAX_SESSIONS:
+                anonymous = sorted(
+                    (s for s in self._sessions.values() if not s.authenticated), key=lambda s: s.last_seen
+                )
+                for old in anonymous[: len(self._sessions) - MAX_SESSIONS + 1]:
+                    del self._sessions[old.id]
             self._sessions[session.id] = session
         return session
 

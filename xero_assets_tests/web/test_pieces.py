@@ -154,3 +154,18 @@ def test_each_api_row_says_what_happened_to_it(sqlite_url: str) -> None:
     assert rows["employees"].status == "skipped: Xero removed this API"
     assert rows["accounts"].status == "never synced"
     warehouse.engine.dispose()
+
+
+def test_sessions_expire_when_idle_and_a_flood_of_visits_evicts_only_signed_out_ones(monkeypatch) -> None:
+    from xero_assets.web import security
+
+    now = [0.0]
+    store = security.SessionStore(idle_seconds=60, clock=lambda: now[0])
+    admin = store.new()
+    admin.authenticated = True
+    monkeypatch.setattr(security, "MAX_SESSIONS", 3)
+    visitors = [store.new() for _ in range(5)]
+    assert store.get(admin.id) is admin
+    assert [store.get(v.id) is not None for v in visitors] == [False, False, False, True, True]
+    now[0] = 61.0
+    assert store.get(admin.id) is None  # idle too long
