@@ -344,7 +344,7 @@ def test_connect_sync_dashboard_and_remove_in_a_browser(stack: Stack) -> None:
                 value = Decimal(str(row["value"])).quantize(Decimal("0.01"))
                 shown = f"{value} days" if row["kpi"] == "dso_days" else money(value, currency)
                 assert tile == shown, f"{row['kpi']}: page {tile!r}, dataset {shown!r}"
-            figures = page.locator('table.figures[data-chart="1"]').inner_text()
+            figures = page.locator('table.figures[data-chart="1"]').text_content()  # in a closed <details>
             for row in _datasets(stack.database_url, "ds_pnl_by_month", tenant)[-13:]:
                 assert money(Decimal(str(row["revenue"])).quantize(Decimal("0.01")), currency) in figures
             check_page(page, "10-dashboard")
