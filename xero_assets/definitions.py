@@ -10,6 +10,7 @@ import dagster as dg
 from xero_assets.defs.dashboards import dashboards
 from xero_assets.defs.raw import xero_sync
 from xero_assets.defs.resources import WarehouseResource, XeroResource
+from xero_assets.defs.rollup import kpi_rollup
 from xero_assets.defs.sensors import xero_tenant_sensor
 from xero_assets.xero.config import DEFAULT_API_URL, DEFAULT_IDENTITY_URL, DEFAULT_LOGIN_URL
 
@@ -33,4 +34,4 @@ def resources() -> dict[str, object]:
     return {"xero": xero_resource(), "warehouse": WarehouseResource()}
 
 
-defs = dg.Definitions(assets=[xero_sync, dashboards], sensors=[xero_tenant_sensor], resources=resources())
+defs = dg.Definitions(assets=[xero_sync, dashboards, kpi_rollup], sensors=[xero_tenant_sensor], resources=resources())

@@ -9,12 +9,15 @@ writes what the builder returns. A builder is therefore the whole of a dataset's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any, TypeVar
 
 import pandas as pd
 import sqlalchemy as sa
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class Organisation:
     country: str
     financial_year_end_day: int
     financial_year_end_month: int
+    timezone: str = "UTC"  # IANA name, from Xero's Organisation.Timezone: what "today" means for this organisation
 
 
 @dataclass(frozen=True)
@@ -39,10 +43,19 @@ class DatasetInputs:
     organisation: Organisation
     as_at: date
     granted: frozenset[str] = field(default_factory=frozenset)
+    # Intermediate results several builders of one build share (e.g. the ledger's monthly movements, summed once in
+    # SQL for four datasets); a new DatasetInputs per build, so nothing outlives it.
+    _memo: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @property
     def tenant_id(self) -> str:
         return self.organisation.tenant_id
+
+    def memo(self, name: str, compute: Callable[[], _T]) -> _T:
+        """`compute()` once per build under `name`."""
+        if name not in self._memo:
+            self._memo[name] = compute()
+        return self._memo[name]
 
     def typed(self, table_name: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """One tenant's rows of a typed table, only the `columns` asked for (never a whole wide table by default)."""
@@ -63,7 +76,11 @@ class DatasetSkipped(Exception):
 @dataclass(frozen=True)
 class DatasetSpec:
     """One dashboard dataset. `key` is its grain (without tenant_id); `money` lists the columns stored as exact
-    NUMERIC to the cent; `build` returns the tenant's rows (no tenant_id column: the writer adds it)."""
+    NUMERIC to the cent (Decimal values in the frame); `build` returns the tenant's rows (no tenant_id column: the
+    writer adds it), either as one frame or, for a dataset as large as the ledger, as an iterable of frames that the
+    writer stores chunk by chunk (so the whole dataset is never in memory). `figures`, when given, turns the built
+    frame into the key figures Dagster records as numeric metadata (and plots over time); it is only called on a
+    dataset returned as one frame."""
 
     name: str
     description: str
@@ -73,7 +90,32 @@ class DatasetSpec:
     money: tuple[str, ...] = ()
     # Other datasets whose built frames this one reads, handed to `build` by name (e.g. kpis reads the P&L).
     uses: tuple[str, ...] = ()
+    figures: Callable[[pd.DataFrame], Mapping[str, float]] | None = None
 
 
 # build(inputs, upstream): `upstream` maps each name in the spec's `uses` to that dataset's frame for this tenant.
-Builder = Callable[[DatasetInputs, Mapping[str, pd.DataFrame]], pd.DataFrame]
+# A builder returns one frame, or an iterable of frames (chunks) for a dataset too large to hold in memory; a dataset
+# built in chunks cannot be in another's `uses`.
+Builder = Callable[[DatasetInputs, Mapping[str, pd.DataFrame]], "pd.DataFrame | Iterable[pd.DataFrame]"]
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """What one check found: passed or not, a one-line summary, and the differences as rows (columns naming the
+    tenant, the account or contact, the period, the two figures and their difference) that Dagster shows as a
+    table on the check."""
+
+    passed: bool
+    summary: str
+    differences: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+@dataclass(frozen=True)
+class DatasetCheck:
+    """An asset check on one dataset. `run(inputs, frame, built)` gets the dataset as just built (None for one
+    built in chunks: read it from its table instead) and every other dataset built in the same run by name."""
+
+    dataset: str
+    name: str
+    description: str
+    run: Callable[[DatasetInputs, pd.DataFrame | None, Mapping[str, pd.DataFrame]], CheckOutcome]

@@ -26,7 +26,7 @@ STR, NUM, INT, BOOL, DATE, TS = "str", "num", "int", "bool", "date", "ts"
 _SQL_TYPES: Mapping[str, Callable[[], sa.types.TypeEngine[Any]]] = MappingProxyType(
     {
         STR: lambda: sa.String(255),
-        NUM: lambda: sa.Numeric(19, 4, asdecimal=False),
+        NUM: lambda: sa.Numeric(19, 4, asdecimal=True),  # read back as Decimal: money stays exact
         INT: lambda: sa.BigInteger(),
         BOOL: lambda: sa.Boolean(),
         DATE: lambda: sa.Date(),
@@ -75,7 +75,12 @@ class Col:
         for keys in self._keys:  # hot loop: plain dict checks, no ABC isinstance
             value: Any = record
             for key in keys:
-                value = value.get(key) if type(value) is dict else None
+                if type(value) is dict:
+                    value = value.get(key)
+                elif type(value) is list and key.isdigit():  # "Tracking.0.Option": the n-th element of a list
+                    value = value[int(key)] if int(key) < len(value) else None
+                else:
+                    value = None
                 if value is None:
                     break
             if value is not None and value != "":
@@ -121,6 +126,9 @@ def _c(*specs: tuple[str, str] | tuple[str, str, str] | str) -> tuple[Col, ...]:
 _LINE_ITEMS = _c(
     "LineItemID", "Description", ("Quantity", NUM), ("UnitAmount", NUM), "ItemCode", "AccountCode",
     ("AccountID", STR), "TaxType", ("TaxAmount", NUM), ("LineAmount", NUM), ("DiscountRate", NUM),
+    # Xero allows at most two tracking categories per line, so two (category, option) pairs hold them all.
+    ("Tracking1Category", STR, "Tracking.0.Name"), ("Tracking1Option", STR, "Tracking.0.Option"),
+    ("Tracking2Category", STR, "Tracking.1.Name"), ("Tracking2Option", STR, "Tracking.1.Option"),
 )  # fmt: skip
 _ALLOCATIONS = _c(("InvoiceID", STR, "Invoice.InvoiceID"), ("Amount", NUM), ("Date", DATE))
 _DOC_TOTALS = _c(("SubTotal", NUM), ("TotalTax", NUM), ("Total", NUM), "CurrencyCode", ("CurrencyRate", NUM))
@@ -143,7 +151,7 @@ TYPED: tuple[TypedSpec, ...] = (
     ),
     TypedSpec(
         "credit_notes", "xero_credit_notes", col("CreditNoteID"),
-        _c("Type", "CreditNoteNumber", "Status", ("Date", DATE), ("RemainingCredit", NUM))
+        _c("Type", "CreditNoteNumber", "Status", ("Date", DATE), ("RemainingCredit", NUM), "LineAmountTypes")
         + _CONTACT + _DOC_TOTALS + _UPDATED,
         (_lines("xero_credit_note_line_items"), _lines("xero_credit_note_allocations", "Allocations", _ALLOCATIONS)),
     ),
@@ -194,7 +202,7 @@ TYPED: tuple[TypedSpec, ...] = (
         "items", "xero_items", col("ItemID"),
         _c("Code", "Name", ("IsSold", BOOL), ("IsPurchased", BOOL), ("IsTrackedAsInventory", BOOL),
            ("SalesUnitPrice", NUM, "SalesDetails.UnitPrice"), ("PurchaseUnitPrice", NUM, "PurchaseDetails.UnitPrice"),
-           ("QuantityOnHand", NUM))
+           ("QuantityOnHand", NUM), ("TotalCostPool", NUM), "InventoryAssetAccountCode")
         + _UPDATED,
     ),
     TypedSpec(
@@ -234,7 +242,11 @@ TYPED: tuple[TypedSpec, ...] = (
         "payroll_employees", "xero_payroll_employees", col("EmployeeID", STR, "EmployeeID", "employeeID"),
         (col("FirstName", STR, "FirstName", "firstName"), col("LastName", STR, "LastName", "lastName"),
          col("Status", STR, "Status", "status"), col("StartDate", DATE, "StartDate", "startDate"),
+         col("TerminationDate", DATE, "TerminationDate", "endDate"),
          col("UpdatedDateUTC", TS, "UpdatedDateUTC", "updatedDateUTC")),
+        # AU payroll carries leave balances on the employee (NZ/UK serve them per employee elsewhere).
+        (ChildSpec("xero_payroll_leave_balances", ("LeaveBalances",),
+                   _c("LeaveName", "LeaveTypeID", ("NumberOfUnits", NUM), "TypeOfUnits")),),
     ),
     TypedSpec(
         "payroll_leave", "xero_payroll_leave", col("LeaveID", STR, "LeaveApplicationID", "leaveID"),

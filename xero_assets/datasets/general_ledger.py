@@ -1,0 +1,137 @@
+"""The general ledger at journal-line grain, named: every line with its journal, source document, account, contact
+and tracking, so a BI can filter the ledger the way Xero's Account Transactions report does.
+
+Journals come as Xero sent them (the only place the lines' tracking is kept) in batches; the source documents,
+contacts and accounts they point to are small look-ups read once. `ledger_lines` is pure: a test hands it a few
+journals and look-ups and checks every field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from xero_assets.datasets.chart import CLASS_OF_TYPE
+from xero_assets.datasets.money import money, month_key
+from xero_assets.datasets.spec import DatasetInputs
+from xero_assets.xero import dates
+
+GL_COLUMNS = (
+    "journal_id", "line_no", "journal_line_id", "date", "month", "journal_number", "source_type", "source_id",
+    "document_type", "document_number", "reference", "account_id", "account_code", "account_name", "account_type",
+    "account_class", "contact_id", "contact_name", "description", "tracking_category_1", "tracking_option_1",
+    "tracking_category_2", "tracking_option_2", "tax_type", "net_amount", "tax_amount", "gross_amount",
+)  # fmt: skip
+
+# Journal SourceType -> (what a person calls the document, the typed table holding it).
+SOURCE_DOCUMENTS: Mapping[str, tuple[str, str]] = {
+    "ACCREC": ("sales invoice", "invoices"),
+    "ACCPAY": ("bill", "invoices"),
+    "ACCRECCREDIT": ("sales credit note", "credit_notes"),
+    "ACCPAYCREDIT": ("purchase credit note", "credit_notes"),
+    "CASHREC": ("receive money", "bank_transactions"),
+    "CASHPAID": ("spend money", "bank_transactions"),
+    "TRANSFER": ("bank transfer", "bank_transfers"),
+    "AROVERPAYMENT": ("customer overpayment", "overpayments"),
+    "APOVERPAYMENT": ("supplier overpayment", "overpayments"),
+    "ARPREPAYMENT": ("customer prepayment", "prepayments"),
+    "APPREPAYMENT": ("supplier prepayment", "prepayments"),
+    "MANJOURNAL": ("manual journal", "manual_journals"),
+    **{kind: ("payment", "payments") for kind in (
+        "ACCRECPAYMENT", "ACCPAYPAYMENT", "ARCREDITPAYMENT", "APCREDITPAYMENT", "AROVERPAYMENTPAYMENT",
+        "APOVERPAYMENTPAYMENT", "ARPREPAYMENTPAYMENT", "APPREPAYMENTPAYMENT")},
+}  # fmt: skip
+
+# Typed table -> (its number column, or None) for the document look-up.
+_DOCUMENT_TABLES = {
+    "invoices": ("xero_invoices", "invoicenumber"),
+    "credit_notes": ("xero_credit_notes", "creditnotenumber"),
+    "bank_transactions": ("xero_bank_transactions", "reference"),
+    "overpayments": ("xero_overpayments", None),
+    "prepayments": ("xero_prepayments", None),
+    "manual_journals": ("xero_manual_journals", "narration"),
+    "bank_transfers": ("xero_bank_transfers", None),
+}
+_PAYMENT_TARGETS = ("invoiceid", "creditnoteid", "overpaymentid", "prepaymentid")
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """Small id -> facts maps the ledger lines are named from."""
+
+    documents: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)  # id -> (number, contact)
+    payments: Mapping[str, str] = field(default_factory=dict)  # payment id -> the document it pays
+    contacts: Mapping[str, str] = field(default_factory=dict)  # contact id -> name
+    accounts: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)  # id -> (type, class)
+
+
+def _tracking(line: Mapping[str, Any]) -> list[tuple[str | None, str | None]]:
+    found = [(t.get("Name"), t.get("Option")) for t in line.get("TrackingCategories") or []]
+    return [*found, (None, None), (None, None)][:2]
+
+
+def ledger_lines(journals: Iterable[Mapping[str, Any]], lookups: Lookups) -> pd.DataFrame:
+    """One row per journal line (GL_COLUMNS): amounts to the cent, debits positive."""
+    rows = []
+    for journal in journals:
+        moment = dates.parse(journal.get("JournalDate"))
+        day = moment.date() if moment else None
+        source_type = journal.get("SourceType")
+        source_id = journal.get("SourceID")
+        document_type = SOURCE_DOCUMENTS.get(str(source_type), (None, None))[0]
+        document_id = lookups.payments.get(source_id, source_id) if source_id else None
+        number, contact = lookups.documents.get(document_id, (None, None)) if document_id else (None, None)
+        for line_no, line in enumerate(journal.get("JournalLines") or []):
+            (cat1, opt1), (cat2, opt2) = _tracking(line)
+            account_type = line.get("AccountType")
+            known_type, known_class = lookups.accounts.get(line.get("AccountID"), (None, None))
+            account_type = account_type or known_type
+            rows.append((
+                journal.get("JournalID"), line_no, line.get("JournalLineID"), day, month_key(day) if day else None,
+                journal.get("JournalNumber"), source_type, source_id, document_type, number,
+                journal.get("Reference") or None, line.get("AccountID"), line.get("AccountCode"),
+                line.get("AccountName"), account_type, known_class or CLASS_OF_TYPE.get(str(account_type)),
+                contact, lookups.contacts.get(contact) if contact else None, line.get("Description") or None,
+                cat1, opt1, cat2, opt2, line.get("TaxType"), money(line.get("NetAmount")),
+                money(line.get("TaxAmount")), money(line.get("GrossAmount")),
+            ))  # fmt: skip
+    return pd.DataFrame(rows, columns=list(GL_COLUMNS))
+
+
+def read_lookups(inputs: DatasetInputs) -> Lookups:
+    """The look-ups from the typed tables: only id, number and contact columns, never whole documents."""
+    documents: dict[str, tuple[str | None, str | None]] = {}
+    for table, number in _DOCUMENT_TABLES.values():
+        columns = ["id", *([number] if number else []), *(["contactid"] if table != "xero_bank_transfers" else [])]
+        if table == "xero_manual_journals":
+            columns = ["id", "narration"]
+        frame = inputs.typed(table, columns)
+        numbers = frame[number] if number else [None] * len(frame)
+        contacts = frame["contactid"] if "contactid" in frame else [None] * len(frame)
+        documents.update(zip(frame["id"], zip(numbers, contacts, strict=True), strict=True))
+    payments_frame = inputs.typed("xero_payments", ["id", *_PAYMENT_TARGETS])
+    payments = {}
+    for row in payments_frame.itertuples(index=False):
+        target = next((value for value in row[1:] if value), None)
+        if target:
+            payments[row[0]] = target
+    contacts_frame = inputs.typed("xero_contacts", ["id", "name"])
+    accounts_frame = inputs.typed("xero_accounts", ["id", "type", "class"])
+    return Lookups(
+        documents=documents,
+        payments=payments,
+        contacts=dict(zip(contacts_frame["id"], contacts_frame["name"], strict=True)),
+        accounts={i: (t, c) for i, t, c in accounts_frame.itertuples(index=False)},
+    )
+
+
+def general_ledger_chunks(inputs: DatasetInputs) -> Iterator[pd.DataFrame]:
+    """The general ledger a batch of journals at a time (the writer stores each before the next is read)."""
+    from xero_assets.datasets.ledger_reads import journal_batches
+
+    lookups = read_lookups(inputs)
+    for batch in journal_batches(inputs):
+        yield ledger_lines(batch, lookups)
