@@ -2,8 +2,8 @@
 
 Read defensively, in this one module: a dataset may not be built yet for a tenant (no table, or no rows), and its
 columns may grow as the datasets evolve, so each reader asks only for the columns it shows and says "not built
-yet" rather than failing the page. Money is read as Decimal and rounded to the cent whatever the column type
-(NUMERIC or, in older tables, FLOAT), so a figure shown equals the dataset's to the cent.
+yet" rather than failing the page. Money is read as Decimal and rounded to the cent whatever the column type, so a
+figure shown equals the dataset's to the cent. Labels and units of the KPIs come from the dataset itself.
 """
 
 from __future__ import annotations
@@ -16,17 +16,13 @@ from typing import Any
 import sqlalchemy as sa
 
 CENT = Decimal("0.01")
-KPI_LABELS = {
-    "accounts_receivable": "Accounts receivable",
-    "accounts_payable": "Accounts payable",
-    "revenue_this_month": "Revenue this month",
-    "net_profit_this_month": "Net profit this month",
-    "cash_balance": "Cash balance",
-    "mrr": "Monthly recurring revenue",
-    "dso_days": "Days sales outstanding",
-}
-NOT_MONEY = {"dso_days"}
-AGEING_BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
+ZERO = Decimal("0.00")
+AGEING_BUCKETS = (
+    ("current", "Current"), ("days_1_30", "1-30"), ("days_31_60", "31-60"), ("days_61_90", "61-90"),
+    ("days_over_90", "90+"),
+)  # fmt: skip
+REVENUE_LINE = "Total Income"  # the P&L line the datasets call revenue (Xero's own)
+MONTHS_SHOWN = 13  # the current month and the twelve before it, as the sync reads reports
 
 
 def money(value: Any) -> Decimal | None:
@@ -46,8 +42,13 @@ def money(value: Any) -> Decimal | None:
 class Kpi:
     name: str
     label: str
-    value: Decimal
-    is_money: bool
+    value: Decimal | None  # None: not computable for this organisation (e.g. no burn, so no runway)
+    unit: str  # currency, %, days, months, ratio
+    period: str
+
+    @property
+    def is_money(self) -> bool:
+        return self.unit == "currency"
 
 
 @dataclass(frozen=True)
@@ -56,15 +57,13 @@ class Dashboard:
 
     kpis: list[Kpi]
     revenue_by_month: list[tuple[str, Decimal]]
-    profit_by_month: list[tuple[str, Decimal]]
     ar_ageing: list[tuple[str, Decimal]]
     cash_by_month: list[tuple[str, Decimal]]
-    mrr_by_customer: list[tuple[str, Decimal]]
+    mrr_by_month: list[tuple[str, Decimal]]
     missing: list[str]
 
-    @property
-    def empty(self) -> bool:
-        return not (self.kpis or self.revenue_by_month or self.ar_ageing or self.cash_by_month)
+    def kpi(self, name: str) -> Decimal | None:
+        return next((k.value for k in self.kpis if k.name == name), None)
 
 
 class DatasetReader:
@@ -88,19 +87,7 @@ class DatasetReader:
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
-    def contact_names(self, tenant_id: str) -> dict[str, str]:
-        """{ContactID: name} from the typed contacts table (empty before contacts are synced)."""
-        from xero_assets.store import typed
-
-        table = typed.TABLES["xero_contacts"]
-        if not sa.inspect(self.engine).has_table(table.name):
-            return {}
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(table.c.id, table.c.name).where(table.c.tenant_id == tenant_id))
-            return {str(i): str(n) for i, n in rows if n}
-
     def dashboard(self, tenant_id: str) -> Dashboard:
-        names = self.contact_names(tenant_id)
         missing: list[str] = []
 
         def rows(name: str, *columns: str) -> list[dict[str, Any]]:
@@ -109,41 +96,32 @@ class DatasetReader:
                 missing.append(name)
             return found or []
 
-        kpis = []
-        for row in rows("kpis", "kpi", "value"):
-            value = money(row.get("value"))
-            if value is not None and row.get("kpi"):
-                name = str(row["kpi"])
-                kpis.append(Kpi(name, KPI_LABELS.get(name, name.replace("_", " ").capitalize()), value,
-                                name not in NOT_MONEY))  # fmt: skip
-        pnl = sorted(rows("pnl_by_month", "month", "revenue", "net_profit"), key=lambda r: str(r["month"]))
-        revenue = [(str(r["month"]), money(r.get("revenue")) or Decimal("0.00")) for r in pnl]
-        profit = [(str(r["month"]), money(r.get("net_profit")) or Decimal("0.00")) for r in pnl]
-        ageing_rows = rows("ar_ageing", *AGEING_BUCKETS)
-        ageing = [
-            (b, sum((money(r.get(b)) or Decimal(0) for r in ageing_rows), Decimal("0.00"))) for b in AGEING_BUCKETS
-        ]
-        cash: dict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
-        balances: dict[str, dict[str, Decimal]] = defaultdict(dict)
-        for r in rows("cash_by_month", "accountid", "month", "closing_balance"):
-            balances[str(r.get("accountid"))][str(r["month"])] = money(r.get("closing_balance")) or Decimal("0.00")
-        months = sorted({m for per in balances.values() for m in per})
-        for per_account in balances.values():  # an account with no movement in a month keeps its last balance
-            last = Decimal("0.00")
-            for month in months:
-                last = per_account.get(month, last)
-                cash[month] += last
-        mrr = sorted(
-            ((names.get(str(r.get("contactid")), str(r.get("contactid"))), money(r.get("mrr")) or Decimal("0.00"))
-             for r in rows("recurring_revenue", "contactid", "mrr")),
-            key=lambda item: item[1], reverse=True,
-        )  # fmt: skip
+        kpis = [
+            Kpi(str(r["kpi"]), str(r.get("label") or r["kpi"]), money(r.get("value")), str(r.get("unit") or ""),
+                str(r.get("period") or ""))
+            for r in rows("kpis", "kpi", "label", "value", "unit", "period")
+            if r.get("kpi")
+        ]  # fmt: skip
+        revenue = {
+            str(r["month"]): money(r.get("amount")) or ZERO
+            for r in rows("profit_and_loss_by_month", "month", "line", "amount")
+            if r.get("line") == REVENUE_LINE
+        }
+        ageing_rows = rows("ar_ageing", *(column for column, _ in AGEING_BUCKETS))
+        ageing = [(label, sum((money(r.get(col)) or ZERO for r in ageing_rows), ZERO)) for col, label in AGEING_BUCKETS]
         return Dashboard(
             kpis=kpis,
-            revenue_by_month=revenue[-13:],
-            profit_by_month=profit[-13:],
+            revenue_by_month=sorted(revenue.items())[-MONTHS_SHOWN:],
             ar_ageing=ageing if ageing_rows else [],
-            cash_by_month=sorted(cash.items())[-13:],
-            mrr_by_customer=mrr[:10],
+            cash_by_month=_by_month(rows("cash_by_month", "month", "closing_balance"), "closing_balance"),
+            mrr_by_month=_by_month(rows("recurring_revenue", "month", "mrr"), "mrr"),
             missing=missing,
         )
+
+
+def _by_month(rows: list[dict[str, Any]], column: str) -> list[tuple[str, Decimal]]:
+    """`column` summed per month (over bank accounts, or customers), the last MONTHS_SHOWN months."""
+    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for row in rows:
+        totals[str(row["month"])] += money(row.get(column)) or ZERO
+    return sorted(totals.items())[-MONTHS_SHOWN:]

@@ -26,6 +26,21 @@ def money(value: Decimal | None, currency: str | None = None) -> str:
     return f"{sign}{currency} {text}" if currency else f"{sign}{text}"
 
 
+def kpi_value(kpi: Any, currency: str | None) -> str:
+    """A KPI in its unit: money with the currency, 42.50%, 38.20 days, 1.85 (a ratio); "-" when not computable."""
+    if kpi.value is None:
+        return "-"
+    if kpi.is_money:
+        return money(kpi.value, currency)
+    suffix = {"%": "%", "days": " days", "months": " months"}.get(kpi.unit, "")
+    return f"{kpi.value:,}{suffix}"
+
+
+def period_label(period: str) -> str:
+    """ "2026-11" -> "Nov 2026"; "2026-09..2026-11" -> "Sep 2026 - Nov 2026"."""
+    return " - ".join(month_label(part) for part in period.split(".."))
+
+
 def month_label(month: str) -> str:
     """ "2026-11" -> "Nov 2026" (a label that is not a month is shown as it is)."""
     try:
@@ -49,7 +64,14 @@ def when(moment: datetime | None, country: str | None = None) -> str:
     return f"{day} {moment:%H:%M} UTC"
 
 
-TEMPLATES.env.filters.update(money=money, month_label=month_label, short_month=short_month, when=when)
+TEMPLATES.env.filters.update(
+    money=money,
+    month_label=month_label,
+    short_month=short_month,
+    when=when,
+    kpi_value=kpi_value,
+    period_label=period_label,
+)
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:

@@ -339,14 +339,22 @@ def test_connect_sync_dashboard_and_remove_in_a_browser(stack: Stack) -> None:
             # The dashboard: each KPI tile and each month of revenue equal to the datasets, to the cent.
             page.get_by_role("link", name="Dashboard", exact=True).click()
             currency = page.locator("[data-currency]").get_attribute("data-currency")
-            for row in _datasets(stack.database_url, "ds_kpis", tenant):
+            from xero_assets.web.datasets import Kpi
+            from xero_assets.web.render import kpi_value
+
+            kpis = _datasets(stack.database_url, "ds_kpis", tenant)
+            assert kpis, "the first sync built no KPIs"
+            for row in kpis:
                 tile = page.locator(f'[data-kpi="{row["kpi"]}"] .tile-value').inner_text()
-                value = Decimal(str(row["value"])).quantize(Decimal("0.01"))
-                shown = f"{value} days" if row["kpi"] == "dso_days" else money(value, currency)
+                value = None if row["value"] is None else Decimal(str(row["value"])).quantize(Decimal("0.01"))
+                shown = kpi_value(Kpi(row["kpi"], row["label"], value, row["unit"], row["period"]), currency)
                 assert tile == shown, f"{row['kpi']}: page {tile!r}, dataset {shown!r}"
             figures = page.locator('table.figures[data-chart="1"]').text_content()  # in a closed <details>
-            for row in _datasets(stack.database_url, "ds_pnl_by_month", tenant)[-13:]:
-                assert money(Decimal(str(row["revenue"])).quantize(Decimal("0.01")), currency) in figures
+            income = [r for r in _datasets(stack.database_url, "ds_profit_and_loss_by_month", tenant)
+                      if r["line"] == "Total Income"]  # fmt: skip
+            assert income
+            for row in sorted(income, key=lambda r: r["month"])[-13:]:
+                assert money(Decimal(str(row["amount"])).quantize(Decimal("0.01")), currency) in figures
             check_page(page, "10-dashboard")
             page.get_by_role("link", name="Dashboards", exact=True).click()
             assert chosen["name"] in page.inner_text("table.rollup")

@@ -34,13 +34,19 @@ def test_money_is_rounded_to_the_cent_from_floats_and_decimals() -> None:
 
 def test_dashboard_reads_what_is_built_and_names_what_is_not(database_url: str) -> None:
     engine = make_engine(database_url)
-    pd.DataFrame({"kpi": ["accounts_receivable", "dso_days"], "value": [1234.56, 41.3], "tenant_id": "t1"}).to_sql(
-        "ds_kpis", engine, index=False
-    )
     pd.DataFrame(
-        {"accountid": ["a", "a", "b"], "month": ["2026-10", "2026-11", "2026-10"],
-         "net_movement": [1.0, 2.0, 3.0], "closing_balance": [100.10, 102.10, 50.0], "tenant_id": "t1"}
+        {"kpi": ["accounts_receivable", "dso_days", "runway_months"], "label": ["Accounts receivable", "DSO", "Runway"],
+         "value": [1234.56, 41.3, None], "unit": ["currency", "days", "months"], "period": ["2026-11"] * 3,
+         "tenant_id": "t1"}
+    ).to_sql("ds_kpis", engine, index=False)  # fmt: skip
+    pd.DataFrame(
+        {"account_id": ["a", "a", "b", "b"], "month": ["2026-10", "2026-11", "2026-10", "2026-11"],
+         "closing_balance": [100.10, 102.10, 50.0, 50.0], "tenant_id": "t1"}
     ).to_sql("ds_cash_by_month", engine, index=False)  # fmt: skip
+    pd.DataFrame(
+        {"month": ["2026-11", "2026-11"], "line": ["Total Income", "Net Profit"], "amount": [0.1 + 0.2, 5.0],
+         "tenant_id": "t1"}
+    ).to_sql("ds_profit_and_loss_by_month", engine, index=False)  # fmt: skip
     pd.DataFrame({"kpi": ["accounts_receivable"], "value": [999.0], "tenant_id": "other"}).to_sql(
         "ds_kpis", engine, index=False, if_exists="append"
     )
@@ -48,10 +54,11 @@ def test_dashboard_reads_what_is_built_and_names_what_is_not(database_url: str) 
     assert [(k.name, k.value, k.is_money) for k in figures.kpis] == [
         ("accounts_receivable", Decimal("1234.56"), True),
         ("dso_days", Decimal("41.30"), False),
+        ("runway_months", None, False),
     ]
-    # Account b had no movement in November: its October balance still counts.
     assert figures.cash_by_month == [("2026-10", Decimal("150.10")), ("2026-11", Decimal("152.10"))]
-    assert set(figures.missing) == {"pnl_by_month", "ar_ageing", "recurring_revenue"}
+    assert figures.revenue_by_month == [("2026-11", Decimal("0.30"))]
+    assert set(figures.missing) == {"ar_ageing", "recurring_revenue"}
     engine.dispose()
 
 

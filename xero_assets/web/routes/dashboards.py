@@ -15,9 +15,9 @@ from xero_assets.web.dagster_runs import DagsterUnavailable
 from xero_assets.web.guard import admin_page
 from xero_assets.web.organisations import Organisation, organisations
 from xero_assets.web.render import render
-from xero_assets.web.routes.organisation import every_asset_key, of_organisation
+from xero_assets.web.routes.organisation import of_organisation, tenant_asset_keys
 
-ROLLUP_KPIS = ("accounts_receivable", "accounts_payable", "revenue_this_month", "cash_balance", "mrr")
+ROLLUP_KPIS = ("revenue", "net_profit", "accounts_receivable", "accounts_payable", "cash")
 
 
 @admin_page
@@ -29,11 +29,11 @@ def dashboard(request: Request, org: Organisation) -> Response:
         bar_chart("Revenue by month", figures.revenue_by_month),
         bar_chart("Accounts receivable ageing", figures.ar_ageing),
         bar_chart("Cash by month", figures.cash_by_month),
-        bar_chart("MRR by customer (top 10)", figures.mrr_by_customer),
+        bar_chart("Monthly recurring revenue", figures.mrr_by_month),
     ]
     checks, checks_problem = [], None
     try:
-        datasets = [key for key in every_asset_key() if key.startswith("dashboards/")]
+        datasets = [key for key in tenant_asset_keys() if key.startswith("dashboards/")]
         checks = state.dagster.checks(datasets, org.tenant_id)
     except DagsterUnavailable as exc:
         checks_problem = str(exc)
@@ -51,17 +51,19 @@ def dashboard(request: Request, org: Organisation) -> Response:
 @admin_page
 def rollup(request: Request) -> Response:
     state = request.app.state.web
-    orgs = [o for o in organisations(state.store.list_connections(include_removed=True), state.warehouse)]
+    orgs = organisations(state.store.list_connections(include_removed=True), state.warehouse)
     table = []
+    labels: dict[str, str] = {}
     totals: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for org in orgs:
         figures = state.datasets.dashboard(org.tenant_id)
-        values = {k.name: k.value for k in figures.kpis}
+        values = {k.name: k.value for k in figures.kpis if k.name in ROLLUP_KPIS and k.value is not None}
+        labels |= {k.name: k.label for k in figures.kpis if k.name in ROLLUP_KPIS}
         table.append((org, values))
-        for name in ROLLUP_KPIS:
-            if name in values:
-                totals[org.currency or "?"][name] += values[name]
-    return render(request, "rollup.html", table=table, kpis=ROLLUP_KPIS, totals=dict(totals))
+        for name, value in values.items():
+            totals[org.currency or "?"][name] += value
+    headers = [(name, labels.get(name, name.replace("_", " ").capitalize())) for name in ROLLUP_KPIS]
+    return render(request, "rollup.html", table=table, kpis=headers, totals=dict(totals))
 
 
 ROUTES = [

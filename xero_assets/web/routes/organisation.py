@@ -31,16 +31,20 @@ log = logging.getLogger(__name__)
 
 
 @functools.cache
-def every_asset_key() -> tuple[str, ...]:
-    """Every asset of a tenant's partition (raw APIs and datasets), from the one Definitions Dagster loads."""
+def tenant_asset_keys() -> tuple[str, ...]:
+    """Every asset partitioned by tenant (raw APIs and the tenant's datasets, not the cross-tenant rollup), from the
+    one Definitions Dagster loads: what "Sync all" runs for one organisation."""
     from xero_assets.definitions import defs
+    from xero_assets.defs.partitions import tenant_partitions
 
-    return tuple(key.to_user_string() for key in defs.resolve_all_asset_keys())
+    graph = defs.resolve_asset_graph()
+    keys = [key for key in graph.get_all_asset_keys() if graph.get(key).partitions_def == tenant_partitions]
+    return tuple(sorted(key.to_user_string() for key in keys))
 
 
 def launch_sync(state, connection: Connection, api: str | None, *, source: str = "web") -> str:  # type: ignore[no-untyped-def]
     """Start a run for one API (`api`) or the whole organisation (None); returns the run id."""
-    keys: Sequence[str] = [f"xero/{catalog.get(api).name}"] if api else every_asset_key()
+    keys: Sequence[str] = [f"xero/{catalog.get(api).name}"] if api else tenant_asset_keys()
     return state.dagster.launch(connection.tenant_id, connection.tenant_name, keys, source=source)
 
 
