@@ -64,14 +64,23 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--no-ui", is_flag=True, help="Sync and print a summary, then exit instead of serving the UI.")
 @click.option("--size", type=click.Choice(["small", "medium", "large"]), default="small", show_default=True)
 @click.option("--tenants", type=int, default=3, show_default=True)
-def demo(no_ui: bool, size: str, tenants: int) -> None:
-    """Start the sandbox, connect tenants through the real OAuth flow, sync them, then serve the UI."""
+@click.option("--ui-port", type=int, default=3000, show_default=True, help="Dagster's UI.")
+@click.option("--web-port", type=int, default=8791, show_default=True, help="The Integrations page.")
+def demo(no_ui: bool, size: str, tenants: int, ui_port: int, web_port: int) -> None:
+    """Start the sandbox, connect tenants through the real OAuth flow, sync them, then serve Dagster's UI and the
+    Integrations page."""
+    from xero_assets.web.serve import check_port_free
+    from xero_assets.xero.config import ConfigError
+
     try:
+        if not no_ui:  # before importing Dagster and minutes of work: a taken port is known at once
+            check_port_free("127.0.0.1", ui_port, "Dagster's UI")
+            check_port_free("127.0.0.1", web_port, "the Integrations page")
         from xero_assets.demo import run_demo
-    except ImportError:
-        click.echo("xero-assets demo: not built yet (see the open issues).")
-        return
-    run_demo(no_ui=no_ui, size=size, tenants=tenants)
+
+        run_demo(no_ui=no_ui, size=size, tenants=tenants, ui_port=ui_port, web_port=web_port)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.command()
@@ -178,3 +187,17 @@ def webhooks(host: str, port: int, path: str) -> None:
     from xero_assets.webhooks.receiver import serve_receiver
 
     serve_receiver(host, port, path)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8791, show_default=True, help="The port of XERO_REDIRECT_URI's callback.")
+def serve(host: str, port: int) -> None:
+    """Serve the Integrations page (admin password from XERO_ASSETS_ADMIN_PASSWORD)."""
+    from xero_assets.web.serve import serve as serve_web
+    from xero_assets.xero.config import ConfigError
+
+    try:
+        serve_web(host, port)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc

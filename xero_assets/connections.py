@@ -163,6 +163,16 @@ def callback_server(request: AuthorizationRequest) -> Iterator[_CallbackServer]:
         server.server_close()
 
 
+def finish_consent(store: TokenStore, code: str, code_verifier: str, redirect_uri: str) -> list[Connection]:
+    """Redeem a callback's code with its PKCE verifier and store the organisations the consent covers (the CLI's
+    local callback and the web page's share this)."""
+    tokens = store.oauth.exchange_code(code, code_verifier, redirect_uri)
+    found = store.oauth.list_connections(tokens.access_token, tokens.auth_event_id)
+    if not found:
+        raise ConnectError("the consent covers no organisation; choose at least one on Xero's consent page")
+    return store.save_consent(tokens, found)
+
+
 @_explained
 def connect_interactive(
     scopes: Iterable[str] | None = None,
@@ -188,11 +198,7 @@ def connect_interactive(
         if result is None or not result.code:
             error = result.error if result else "no code"
             raise ConnectError(f"Xero did not connect ({error}); run `xero-assets connect` to try again")
-        tokens = store.oauth.exchange_code(result.code, request.code_verifier, request.redirect_uri)
-        found = store.oauth.list_connections(tokens.access_token, tokens.auth_event_id)
-        if not found:
-            raise ConnectError("the consent covers no organisation; choose at least one on Xero's consent page")
-        saved = store.save_consent(tokens, found)
+        saved = finish_consent(store, result.code, request.code_verifier, request.redirect_uri)
         for connection in saved:
             echo(f"Connected {connection.tenant_name} ({connection.tenant_id}) with {' '.join(connection.scopes)}")
         return saved

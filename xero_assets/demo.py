@@ -4,8 +4,10 @@ Starts the sandbox (an emulated Xero) on a background thread, generates a token-
 owner only, connects N organisations through the real OAuth flow (authorize request with state and PKCE, the
 sandbox's consent, code exchange, GET /connections, encrypted token store), syncs each tenant with the same
 Dagster assets the UI runs, builds the datasets, checks the warehouse against the sandbox's books and prints a
-summary. Without --no-ui it then serves Dagster's UI (`dagster dev`), where the sensor and "Materialize" work on
-the same sandbox, until Ctrl-C.
+summary. Without --no-ui it then serves Dagster's UI (`dagster dev`) and, beside it, the Integrations page
+(`xero-assets serve`, with a generated admin password it prints), both on the same sandbox, until Ctrl-C. Both ports
+are checked before anything starts, so a taken port is refused with its number instead of printing a URL that
+another program answers.
 
 Everything lives under ./.xero_assets/demo (SQLite warehouse and token store, key, Dagster home), recreated on each
 run because the sandbox's tokens die with it. The sandbox's minute window is shortened (DEMO_MINUTE_SECONDS) so the
@@ -15,6 +17,7 @@ demo runs in seconds; the client is told the same, so it paces exactly as it wou
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -36,6 +39,7 @@ DEMO_DIR = DEFAULT_DATA_DIR / "demo"
 DEMO_MINUTE_SECONDS = 2.0
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 UI_PORT = 3000
+WEB_PORT = 8791
 
 console = Console()
 
@@ -74,10 +78,16 @@ def matches_books(sandbox: SandboxHandle, warehouse: Warehouse, tenant_id: str) 
     return stored, differ
 
 
-def run_demo(no_ui: bool, size: str, tenants: int, root: Path = DEMO_DIR) -> int:
+def run_demo(
+    no_ui: bool, size: str, tenants: int, root: Path = DEMO_DIR, ui_port: int = UI_PORT, web_port: int = WEB_PORT
+) -> int:
     """Run the demo; returns the number of tenants synced (the CLI ignores it, tests check it)."""
     from xero_assets.runner import materialize_tenant
+    from xero_assets.web.serve import check_port_free
 
+    if not no_ui:  # refuse before minutes of work, not after
+        check_port_free("127.0.0.1", ui_port, "Dagster's UI")
+        check_port_free("127.0.0.1", web_port, "the Integrations page")
     started = time.perf_counter()
     root = prepare_dir(root)
     key = write_secret_key(root / "secret.key")
@@ -124,25 +134,57 @@ def run_demo(no_ui: bool, size: str, tenants: int, root: Path = DEMO_DIR) -> int
         if failures:
             raise SystemExit(1)
         if not no_ui:
-            serve_ui(env, sandbox.base_url)
+            env |= web_env(sandbox, ui_port, web_port)
+            serve_ui(env, sandbox.base_url, ui_port, web_port)
     return len(connections)
 
 
-def serve_ui(env: dict[str, str], sandbox_url: str) -> None:
-    """`dagster dev` on the same warehouse and sandbox until Ctrl-C (the sandbox lives in this process)."""
-    command = [str(Path(sys.executable).with_name("dagster")), "dev", "-w", "workspace.yaml", "-p", str(UI_PORT)]
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**os.environ, **env}, start_new_session=True)
-    console.print(f"Dagster UI:      http://127.0.0.1:{UI_PORT}  (assets xero/* per tenant, sensor xero_tenant_sensor)")
-    console.print(f"Sandbox (Xero):  {sandbox_url}  (control API under /_sandbox/)")
-    console.print("Ctrl-C stops both.")
+def web_env(sandbox: SandboxHandle, ui_port: int, web_port: int) -> dict[str, str]:
+    """The Integrations page's settings: its callback registered on the sandbox's app, a fresh admin password."""
+    redirect = f"http://127.0.0.1:{web_port}/callback"
+    sandbox.app_state.identity.update_app(str(sandbox.info["client_id"]), [redirect])
+    return {
+        "XERO_REDIRECT_URI": redirect,
+        "XERO_ASSETS_DAGSTER_URL": f"http://127.0.0.1:{ui_port}",
+        "XERO_ASSETS_ADMIN_PASSWORD": secrets.token_urlsafe(15),
+    }
+
+
+def serve_ui(env: dict[str, str], sandbox_url: str, ui_port: int = UI_PORT, web_port: int = WEB_PORT) -> None:
+    """`dagster dev` and `xero-assets serve` on the same warehouse and sandbox until Ctrl-C (the sandbox lives in
+    this process, so both stop with it)."""
+    bin_dir = Path(sys.executable).parent
+    full_env = {**os.environ, **env}
+    dagster = [str(bin_dir / "dagster"), "dev", "-w", "workspace.yaml", "-p", str(ui_port)]
+    web = [str(bin_dir / "xero-assets"), "serve", "--host", "127.0.0.1", "--port", str(web_port)]
+    processes = [
+        subprocess.Popen(command, cwd=PROJECT_ROOT, env=full_env, start_new_session=True) for command in (dagster, web)
+    ]
+    console.print(
+        f"Integrations:    http://127.0.0.1:{web_port}  (admin password: {env['XERO_ASSETS_ADMIN_PASSWORD']})"
+    )
+    console.print(f"Dagster UI:      http://127.0.0.1:{ui_port}  (assets xero/* per tenant, sensor xero_tenant_sensor)")
+    console.print(
+        f"Sandbox (Xero):  {sandbox_url}  (control API under /_sandbox/; Xero login demo@sandbox.xero.local / sandbox)"
+    )
+    console.print("Ctrl-C stops all three.")
     try:
-        process.wait()
+        while all(process.poll() is None for process in processes):
+            time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)  # dagster dev ignores signals when headless; its group goes
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        for process in processes:
+            stop_group(process)
+
+
+def stop_group(process: subprocess.Popen) -> None:  # type: ignore[type-arg]
+    """Stop a process and its children (dagster dev ignores signals when headless, so its whole group goes)."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)

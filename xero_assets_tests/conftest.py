@@ -33,14 +33,18 @@ def postgres_problem() -> str | None:
     return None
 
 
-def require_postgres() -> None:
-    """Skip (locally) or fail (CI=true) when PostgreSQL is unavailable."""
-    problem = postgres_problem()
+def skip_or_fail(problem: str | None, needed: str, hint: str = "") -> None:
+    """Nothing when `problem` is None; else skip with the reason (locally) or fail (CI=true, where it must run)."""
     if problem is None:
         return
     if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true requires PostgreSQL: {problem}")
-    pytest.skip(f"{problem}; set XERO_ASSETS_TEST_POSTGRES_URL to run the PostgreSQL half")
+        pytest.fail(f"CI=true requires {needed}: {problem}")
+    pytest.skip(f"{problem}{hint}")
+
+
+def require_postgres() -> None:
+    """Skip (locally) or fail (CI=true) when PostgreSQL is unavailable."""
+    skip_or_fail(postgres_problem(), "PostgreSQL", "; set XERO_ASSETS_TEST_POSTGRES_URL to run the PostgreSQL half")
 
 
 def _with_search_path(url: str, schema: str) -> str:

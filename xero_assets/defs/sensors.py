@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from xero_assets.defs.partitions import TENANT_PARTITIONS_NAME, tenant_partitions
+from xero_assets.defs.partitions import TENANT_PARTITIONS_NAME, organisation_tags, tenant_partitions
 from xero_assets.defs.resources import WarehouseResource, XeroResource
 from xero_assets.store.tokens import Connection, ConnectionStatus
 
@@ -81,10 +81,15 @@ def xero_tenant_sensor(
         if removed:
             notes.append(f"{len(removed)} removed tenant(s) kept inactive")
         return dg.SkipReason("; ".join(notes) or "no new Xero tenants")
+    names = {c.tenant_id: c.tenant_name for c in connections}
     return dg.SensorResult(
         dynamic_partitions_requests=[tenant_partitions.build_add_request(new)],
         run_requests=[
-            dg.RunRequest(partition_key=tenant_id, run_key=f"initial-sync:{tenant_id}", tags={INITIAL_SYNC_TAG: "true"})
+            dg.RunRequest(
+                partition_key=tenant_id,
+                run_key=f"initial-sync:{tenant_id}",
+                tags={INITIAL_SYNC_TAG: "true", **organisation_tags(names[tenant_id])},
+            )
             for tenant_id in new
         ],
     )

@@ -69,7 +69,9 @@ def code_redirect_url(code: AuthCode, state: str | None) -> str:
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title} | Xero (sandbox)</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:34rem;margin:3rem auto;color:#1e3140}}
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>*{{box-sizing:border-box}}body{{font-family:system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;
+color:#1e3140}}
 h1{{color:#13b5ea}}label{{display:block;margin:.6rem 0}}input[type=text],input[type=email],input[type=password]
 {{width:100%;padding:.4rem}}button{{padding:.5rem 1.2rem;margin-right:.5rem}}.error{{color:#c00}}</style></head>
 <body><h1>Xero</h1><p><em>Sandbox: an emulated Xero for tests and demos.</em></p>{body}</body></html>"""

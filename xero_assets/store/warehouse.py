@@ -536,6 +536,25 @@ class Warehouse:
         with self.engine.connect() as conn:
             return [json.loads(text) for text in conn.execute(query).scalars()]
 
+    def states(self, tenant_id: str) -> dict[str, SyncState]:
+        """Every API's sync state of one tenant in one query (the Integrations page shows them all at once)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(sync_state.c.api, sync_state.c.state).where(sync_state.c.tenant_id == tenant_id)
+            )
+            return {api: SyncState.from_json(text) for api, text in rows}
+
+    def counts(self, tenant_id: str) -> dict[str, int]:
+        """{api: stored records not deleted in Xero} for one tenant, in one grouped query."""
+        t = raw_records.c
+        query = (
+            sa.select(t.api, sa.func.count())
+            .where(t.tenant_id == tenant_id, t.deleted_in_xero.is_(False))
+            .group_by(t.api)
+        )
+        with self.engine.connect() as conn:
+            return {api: int(n) for api, n in conn.execute(query)}
+
     def tenants(self) -> list[str]:
         with self.engine.connect() as conn:
             return list(conn.execute(sa.select(raw_records.c.tenant_id).distinct()).scalars())

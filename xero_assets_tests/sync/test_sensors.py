@@ -72,6 +72,8 @@ def test_new_active_tenant_gets_a_partition_and_one_initial_sync(instance, token
     assert [r.partition_key for r in result.run_requests] == ["t-1", "t-2"]
     assert {r.run_key for r in result.run_requests} == {"initial-sync:t-1", "initial-sync:t-2"}
     assert result.dynamic_partitions_requests[0].partition_keys == ["t-1", "t-2"]
+    # Found by name in Dagster's Runs page: the key stays the tenant id, the run carries the organisation's name.
+    assert [r.tags["xero/organisation"] for r in result.run_requests] == ["Org t-1", "Org t-2"]
 
 
 def test_known_tenants_are_not_requested_again(instance, tokens, tmp_path) -> None:
