@@ -365,14 +365,19 @@ def planned_sync(
     # The Organisation first: one call that gives Xero's X-DayLimit-Remaining before anything is spent, and the
     # country the estimate needs (payroll and tax reports depend on it).
     organisation = catalog.get("organisation")
+    wanted_organisation = organisation in chosen
     chosen = [api for api in chosen if api is not organisation]
-    try:
-        first = sync_api(client, warehouse, organisation, country=None, granted_scopes=scopes, today=today)
-    except TENANT_STOPPERS as exc:  # a removed connection or refused consent ends the tenant's sync here, as it would
-        # have in sync_tenant: nothing else is asked, and the step reports it like any other tenant-wide stop
-        raise TenantSyncError(client.tenant_id, [], {organisation.name: exc}, [a.name for a in chosen]) from exc
-    if on_result:
-        on_result(first)
+    # A narrow sync (a webhook's invoices, one Sync Data button) of a tenant whose country is known costs no extra
+    # call: the Organisation is read first only when it was selected or the country is still unknown.
+    firsts: list[SyncResult] = []
+    if wanted_organisation or tenant_country(warehouse, client.tenant_id) is None:
+        try:
+            firsts.append(sync_api(client, warehouse, organisation, country=None, granted_scopes=scopes, today=today))
+        except TENANT_STOPPERS as exc:  # a removed connection or refused consent ends the tenant's sync here, as
+            # in sync_tenant: nothing else is asked, and the step reports it like any other tenant-wide stop
+            raise TenantSyncError(client.tenant_id, [], {organisation.name: exc}, [a.name for a in chosen]) from exc
+        if on_result:
+            on_result(firsts[0])
     left = getattr(client.stats, "day_remaining", None)
     if left is not None and left > HEADROOM_SHARE * allowance:
         _lift_day_pauses(warehouse, client.tenant_id, chosen)
@@ -381,21 +386,23 @@ def planned_sync(
     plan = day_plan(client.tenant_id, work, left_now, allowance=allowance, seconds_per_call=seconds_per_call)
     budgeted = BudgetedClient(client, plan.budget, resume_at=datetime.now(UTC))
     try:
-        results = [first, *sync_tenant(
+        results = [*firsts, *sync_tenant(
             budgeted, warehouse, chosen, granted_scopes=scopes, full_refresh=full_refresh, today=today,
             on_result=on_result, allow_mass_delete=allow_mass_delete,
         )]  # fmt: skip
     except TenantSyncError as exc:
-        exc.results.insert(0, first)
-        _finish(warehouse, plan, budgeted, exc.results)
+        exc.results[:0] = firsts
+        _finish(warehouse, plan, budgeted, exc.results, len(firsts))
         exc.plan = plan  # type: ignore[attr-defined]
         raise
-    _finish(warehouse, plan, budgeted, results)
+    _finish(warehouse, plan, budgeted, results, len(firsts))
     return results, plan
 
 
-def _finish(warehouse: Warehouse, plan: DayPlan, budgeted: BudgetedClient, results: Sequence[SyncResult]) -> None:
-    plan.used = budgeted.used + plan.probes + 1  # and the Organisation call before the budget
+def _finish(
+    warehouse: Warehouse, plan: DayPlan, budgeted: BudgetedClient, results: Sequence[SyncResult], before: int
+) -> None:
+    plan.used = budgeted.used + plan.probes + before  # and the Organisation call made before the budget, if any
     plan.day_left_after = getattr(budgeted.stats, "day_remaining", None)
     plan.complete = not any(r.paused_until for r in results)
     save_plan(warehouse, plan)

@@ -19,7 +19,7 @@ from xero_assets.datasets.registry import all_datasets, needed
 from xero_assets.datasets.spec import DatasetInputs, DatasetSkipped, DatasetSpec, Organisation
 from xero_assets.defs import checks
 from xero_assets.defs.partitions import tenant_partitions
-from xero_assets.defs.raw import granted_scopes, raw_key
+from xero_assets.defs.raw import consented_scopes, raw_key
 from xero_assets.defs.resources import WarehouseResource, XeroResource
 
 DATASETS = all_datasets()
@@ -162,7 +162,7 @@ def dashboards(
         engine=wh.engine,
         organisation=org,
         as_at=organisation_today(org),
-        granted=granted_apis(granted_scopes(xero, tenant_id)),
+        granted=granted_apis(consented_scopes(xero, tenant_id)),
     )
     selected = [key.path[-1] for key in context.selected_asset_keys]
     yield from materialize(context, inputs, selected)

@@ -75,6 +75,13 @@ class SyncConfig(dg.Config):
     allow_mass_delete: bool = False
 
 
+def consented_scopes(xero: XeroResource, tenant_id: str) -> tuple[str, ...]:
+    """The scopes of the tenant's last consent, whatever its status now: the datasets build from what was stored
+    under them even when the connection was removed or needs reconnecting."""
+    connection = xero.token_store().get_connection(tenant_id)
+    return tuple(connection.scopes) if connection is not None else ()
+
+
 def granted_scopes(xero: XeroResource, tenant_id: str) -> tuple[str, ...]:
     """The scopes the tenant's consent granted, or a Failure that says why the tenant cannot be synced."""
     connection = xero.token_store().get_connection(tenant_id)

@@ -23,11 +23,15 @@ from xero_assets.xero import dates
 
 # Column kinds: how a JSON value becomes a SQL value.
 STR, NUM, INT, BOOL, DATE, TS = "str", "num", "int", "bool", "date", "ts"
+# Exchange rates: Xero quotes CurrencyRate to more places than money's four; cut to four, a foreign document's
+# base-currency amount drifts by cents from Xero's own aged reports and ledger.
+RATE = "rate"
 
 _SQL_TYPES: Mapping[str, Callable[[], sa.types.TypeEngine[Any]]] = MappingProxyType(
     {
         STR: lambda: sa.String(255),
         NUM: lambda: sa.Numeric(19, 4, asdecimal=True),  # read back as Decimal: money stays exact
+        RATE: lambda: sa.Numeric(28, 10, asdecimal=True),
         INT: lambda: sa.BigInteger(),
         BOOL: lambda: sa.Boolean(),
         DATE: lambda: sa.Date(),
@@ -80,7 +84,7 @@ def _to_bool(value: Any) -> bool:
 # One converter per kind, looked up once per column (this runs for every field of every record stored). A converter
 # raises on a value it cannot type; `Col.read` turns that into NULL and a `FieldProblem`, never a failed API.
 _CONVERTERS: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
-    {STR: _to_str, NUM: _to_number, INT: _to_int, BOOL: _to_bool, DATE: _to_date, TS: _to_moment}
+    {STR: _to_str, NUM: _to_number, RATE: _to_number, INT: _to_int, BOOL: _to_bool, DATE: _to_date, TS: _to_moment}
 )
 
 # What a converter may raise on a malformed value (float("x") ValueError, float({}) TypeError, huge ints Overflow).
@@ -183,7 +187,7 @@ _LINE_ITEMS = _c(
     ("Tracking2Category", STR, "Tracking.1.Name"), ("Tracking2Option", STR, "Tracking.1.Option"),
 )  # fmt: skip
 _ALLOCATIONS = _c(("InvoiceID", STR, "Invoice.InvoiceID"), ("Amount", NUM), ("Date", DATE))
-_DOC_TOTALS = _c(("SubTotal", NUM), ("TotalTax", NUM), ("Total", NUM), "CurrencyCode", ("CurrencyRate", NUM))
+_DOC_TOTALS = _c(("SubTotal", NUM), ("TotalTax", NUM), ("Total", NUM), "CurrencyCode", ("CurrencyRate", RATE))
 _UPDATED = (col("UpdatedDateUTC", TS),)
 _CONTACT = (col("ContactID", STR, "Contact.ContactID"),)
 
@@ -211,7 +215,7 @@ TYPED: tuple[TypedSpec, ...] = (
         "payments", "xero_payments", col("PaymentID"),
         _c(("InvoiceID", STR, "Invoice.InvoiceID"), ("CreditNoteID", STR, "CreditNote.CreditNoteID"),
            ("OverpaymentID", STR, "Overpayment.OverpaymentID"), ("PrepaymentID", STR, "Prepayment.PrepaymentID"),
-           ("AccountID", STR, "Account.AccountID"), ("Date", DATE), ("Amount", NUM), ("CurrencyRate", NUM),
+           ("AccountID", STR, "Account.AccountID"), ("Date", DATE), ("Amount", NUM), ("CurrencyRate", RATE),
            "Status", "PaymentType", "Reference", ("IsReconciled", BOOL))
         + _UPDATED,
     ),

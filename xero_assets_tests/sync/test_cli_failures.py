@@ -205,7 +205,9 @@ def _bad_json(world: World) -> Ran:
 
 @case("bad_field")
 def _bad_field(world: World) -> Ran:
-    world.fault("bad_field", kind="bad_field", path="/Invoices$", field="Total", value="not-a-number", count=1)
+    # count=2: a first sync's day planner probes Invoices (pageSize=1) before reading them; the second answer is
+    # the sync's own first page, whose first record then carries the malformed field
+    world.fault("bad_field", kind="bad_field", path="/Invoices$", field="Total", value="not-a-number", count=2)
     return _sync(world, "bad_field")
 
 
