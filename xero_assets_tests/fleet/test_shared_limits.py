@@ -41,7 +41,8 @@ def _rate(sent: list[float]) -> float:
 
 
 # A throughput measurement (within 10% of Xero's limits, zero 429s) is a benchmark, and it missed inside the whole
-# suite on this 2-core machine: it runs under `-m slow`; the store's tests (test_rate_limit_store.py) stay in the default run.
+# suite on this 2-core machine: it runs under `-m slow`; the store's tests (test_rate_limit_store.py) stay in
+# the default run.
 @pytest.mark.slow
 def test_two_processes_of_many_runs_stay_under_one_tenants_and_one_apps_limits(sandbox: Any, database_url: str) -> None:
     key = Fernet.generate_key().decode()
