@@ -15,20 +15,15 @@ the sandbox runs in this process but is idle while the datasets build.
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 import time
 import tracemalloc
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from bench_sync import backend_url  # one fresh-database helper for every benchmark
 from cryptography.fernet import Fernet
 
 from xero_assets import sandbox_connect
@@ -41,8 +36,6 @@ from xero_assets.store.warehouse import Warehouse
 from xero_assets.sync import sync_tenant
 from xero_assets.xero.client import XeroClient
 from xero_assets.xero.limiter import RateLimits
-
-POSTGRES_URL = os.environ.get("XERO_ASSETS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 @dataclass
@@ -59,25 +52,6 @@ class Result:
         return (f"{self.backend:10} {self.size:6} journal lines {self.journal_lines:>7}  sync {self.sync_s:7.1f} s  "
                 f"datasets {self.build_s:6.1f} s  ratio {self.build_s / self.sync_s:5.2f}  "
                 f"peak {self.peak_mb:6.1f} MB  rows written {self.rows}")  # fmt: skip
-
-
-@contextmanager
-def backend_url(backend: str) -> Iterator[str]:
-    """A fresh SQLite file, or a fresh PostgreSQL schema dropped afterwards."""
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            yield f"sqlite:///{Path(folder) / 'bench.db'}"
-        return
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'create schema "{schema}"'))
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'drop schema "{schema}" cascade'))
-        admin.dispose()
 
 
 def build_everything(inputs: DatasetInputs) -> int:
