@@ -1,14 +1,15 @@
 """Reports are re-read for what changed: a document changed in a past month has that month (and, for month-end
 reports, every later one) re-read and equal to Xero's, while untouched months cost nothing; the periodic full re-read
 catches a change no cursor sees (Xero's quiet edit of a part-paid invoice's DueDate); aged-by-contact reports stay
-within their per-sync budget and continue the backlog next sync. All over real HTTP against the sandbox.
+within their per-sync budget and leave the contacts it left out to the periodic re-read. All over real HTTP against
+the sandbox.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -124,7 +125,7 @@ def test_the_periodic_full_reread_catches_a_quiet_edit_no_cursor_sees(
     )
 
 
-def test_aged_reports_stay_within_their_budget_and_continue_the_backlog(
+def test_aged_reports_stay_within_their_budget_and_leave_the_rest_to_the_periodic_reread(
     synced: Synced, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("XERO_ASSETS_AGED_CONTACTS_PER_SYNC", "3")
@@ -134,7 +135,25 @@ def test_aged_reports_stay_within_their_budget_and_continue_the_backlog(
     assert len(outstanding) > 6
     assert first["aged_receivables_by_contact"].calls == 3
     second = by_api(synced.sync(tenant, APIS))
-    assert (second["aged_receivables_by_contact"].calls, second["aged_receivables_by_contact"].counts.inserted) == (
-        3,
-        3,
-    )
+    assert second["aged_receivables_by_contact"].calls == 0  # nothing changed: the unread wait for the re-read
+
+    monkeypatch.setenv("XERO_ASSETS_REPORTS_FULL_REREAD_DAYS", "0")  # as when a week has passed
+    due = by_api(synced.sync(tenant, APIS))
+    assert (due["aged_receivables_by_contact"].calls, due["aged_receivables_by_contact"].counts.inserted) == (3, 3)
+
+
+def test_choose_contacts_reads_changed_first_then_the_stalest_and_never_the_unread_before_the_reread() -> None:
+    now = datetime(2026, 6, 30, 12, tzinfo=UTC)
+    week = timedelta(days=7)
+    outstanding = ["a", "b", "c", "d"]
+    # First read: every outstanding contact is due, within the budget, in a stable order.
+    assert reports.choose_contacts(outstanding, [], {}, now, budget=3, stale_after=week) == ["a", "b", "c"]
+    # A day later, nothing changed: "d" (left out by the budget) is not re-tried on every routine sync.
+    read = {c: now - timedelta(days=1) for c in "abc"}
+    assert reports.choose_contacts(outstanding, [], read, now, budget=3, stale_after=week) == []
+    # A contact whose invoices changed is read, outstanding or paid off since ("z" was read, owes nothing now).
+    changed = reports.choose_contacts(outstanding, ["z", "b", "q"], {**read, "z": now}, now, 3, week)
+    assert changed == ["b", "z"]  # "q" owes nothing and was never read: nothing to refresh
+    # A week after the first read: the never-read first, then the oldest reads.
+    read = {"a": now - timedelta(days=9), "b": now - timedelta(days=8), "c": now - timedelta(days=1)}
+    assert reports.choose_contacts(outstanding, [], read, now, budget=2, stale_after=week) == ["d", "a"]
