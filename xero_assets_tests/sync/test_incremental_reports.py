@@ -21,9 +21,12 @@ from xero_assets.store import typed
 from xero_assets.store.warehouse import raw_records
 from xero_assets.sync import _report_document
 from xero_assets_tests.sync.conftest import Synced, connect, fast_config
+from xero_assets_tests.sync.test_datasets import READS, build_and_check, failures, inputs_for
 
 NAMES = ("organisation", "contacts", "invoices", "payments", "journals", "trial_balance", "profit_and_loss")
 APIS = [catalog.get(name) for name in (*NAMES, "aged_receivables_by_contact")]
+# These and what the ledger datasets and their checks read.
+WITH_DATASETS = [catalog.get(name) for name in sorted({*NAMES, *(api.name for api in READS)})]
 
 
 @pytest.fixture
@@ -51,10 +54,12 @@ def by_api(results: list[Any]) -> dict[str, Any]:
     return {r.api: r for r in results}
 
 
-def test_a_change_in_a_past_month_rereads_that_month_and_later_ones_equal_to_xero(synced: Synced) -> None:
+def test_a_change_in_a_past_month_rereads_that_month_and_later_ones_equal_to_xero_and_the_checks_pass(
+    synced: Synced,
+) -> None:
     tenant = next(iter(synced.connections))
     today = datetime.now(UTC).date()
-    first = by_api(synced.sync(tenant, APIS))
+    first = by_api(synced.sync(tenant, WITH_DATASETS))
     assert first["trial_balance"].calls == reports.MONTHS_BACK + 1
 
     span = reports.months(today)
@@ -75,7 +80,7 @@ def test_a_change_in_a_past_month_rereads_that_month_and_later_ones_equal_to_xer
     )
     assert change["journals"], "the edit posted a reversal and a new journal in the invoice's month"
 
-    second = by_api(synced.sync(tenant, APIS))
+    second = by_api(synced.sync(tenant, WITH_DATASETS))
     later = span.index(past)
     assert second["trial_balance"].calls == len(span) - later  # that month and every month end after it
     assert second["profit_and_loss"].calls == 1  # one call holds all 13 months
@@ -91,7 +96,11 @@ def test_a_change_in_a_past_month_rereads_that_month_and_later_ones_equal_to_xer
         "To": reports.month_end(*untouched).isoformat(),
     }
 
-    third = by_api(synced.sync(tenant, APIS))
+    for journals in (True, False):  # the datasets, from journals and from the reports alone, still tie out
+        _, outcomes = build_and_check(inputs_for(synced, tenant, journals))
+        assert outcomes and not failures(outcomes), failures(outcomes)
+
+    third = by_api(synced.sync(tenant, WITH_DATASETS))
     assert third["trial_balance"].calls == 1  # nothing changed: the current month only
 
 
