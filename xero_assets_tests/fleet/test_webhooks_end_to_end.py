@@ -81,8 +81,16 @@ class World:
         return response.json()["changes"]
 
     def tick(self) -> dg.SensorResult | dg.SkipReason:
-        with dg.build_sensor_context(instance=self.instance, resources=self.resources) as context:
-            return SENSOR(context)
+        """One tick as the daemon evaluates it: its run requests checked against the sensor's asset selection and
+        resolved onto the asset job, as they would be launched."""
+        with (
+            dg.partition_loading_context(dynamic_partitions_store=self.instance),  # the daemon sets it up so
+            dg.build_sensor_context(instance=self.instance, resources=self.resources, definitions=defs) as context,
+        ):
+            tick = SENSOR.evaluate_tick(context)
+        if not tick.run_requests:
+            return dg.SkipReason(tick.skip_message)
+        return dg.SensorResult(run_requests=tick.run_requests)
 
     def run(self, request: dg.RunRequest) -> dict[str, Any]:
         """Materialize a requested run as the daemon would (its assets and exactly its checks); returns the sandbox's
