@@ -11,20 +11,26 @@ Each tick reads the pending events (`xero_assets.store.webhook_events`; the rece
   tick (the run coordinator's per-tenant tag limit would queue it anyway; waiting here folds them into one run).
 
 The run selects only `xero/<api>` for the categories that changed (invoices, contacts, credit notes) and reads them
-incrementally from the API's cursor (If-Modified-Since), never from the payload. The events it covers are claimed
-with its run key in the same tick, so no event starts two runs.
+incrementally from the API's cursor (If-Modified-Since), never from the payload. It also rebuilds the tenant's
+dashboard datasets that read those APIs (and the datasets that use them), with their checks, so a changed invoice
+reaches `ar_ageing` or `overdue_invoices` in the same run; the datasets read the warehouse only, so the run reads
+nothing else from Xero. The events it covers are claimed with its run key in the same tick, so no event starts two
+runs.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from xero_assets.defs.checks import CHECK_SPECS
+from xero_assets.defs.dashboards import DATASETS, dataset_key
+from xero_assets.defs.partitions import organisation_tags
 from xero_assets.defs.priorities import WEBHOOK, priority_tags
 from xero_assets.defs.raw import raw_key
 from xero_assets.defs.resources import WarehouseResource, XeroResource
@@ -89,6 +95,24 @@ def plan_tenant(
     return plan
 
 
+def datasets_reading(apis: Iterable[str]) -> list[str]:
+    """The datasets a change to `apis` makes stale: those that read any of them, and every dataset that uses one of
+    those, in build order (DATASETS lists a dataset after the ones it uses, so one pass finds them all)."""
+    changed = set(apis)
+    stale: list[str] = []
+    for spec in DATASETS:
+        if changed.intersection(spec.reads) or set(stale).intersection(spec.uses):
+            stale.append(spec.name)
+    return stale
+
+
+def run_selection(apis: Sequence[str]) -> tuple[list[dg.AssetKey], list[dg.AssetCheckKey]]:
+    """What a webhook run of `apis` materializes: the raw APIs, the datasets they feed, and those datasets' checks."""
+    datasets = [dataset_key(name) for name in datasets_reading(apis)]
+    checks = [spec.key for spec in CHECK_SPECS if spec.asset_key in datasets]
+    return [raw_key(api) for api in apis] + datasets, checks
+
+
 def build_webhook_sensor(
     *,
     name: str = "xero_webhook_sensor",
@@ -102,7 +126,7 @@ def build_webhook_sensor(
         name=name,
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        asset_selection=[raw_key(api) for api in API_OF_CATEGORY.values()],
+        asset_selection=run_selection(sorted(API_OF_CATEGORY.values()))[0],
         description="Syncs the invoices, contacts or credit notes of the tenants Xero's webhooks say changed.",
     )
     def xero_webhook_sensor(
@@ -154,14 +178,16 @@ def build_webhook_sensor(
             context.log.info(
                 f"{connection.tenant_name}: {len(plan.run_events)} webhook event(s) -> sync {', '.join(plan.run_apis)}"
             )
+            assets, checks = run_selection(plan.run_apis)
             requests.append(
                 dg.RunRequest(
                     run_key=run_key,
                     partition_key=tenant_id,
-                    asset_selection=[raw_key(api) for api in plan.run_apis],
+                    asset_selection=assets,
+                    asset_check_keys=checks,
                     tags={
                         WEBHOOK_TRIGGER_TAG: "webhook",
-                        "xero/organisation": connection.tenant_name,
+                        **organisation_tags(connection.tenant_name),
                         **priority_tags(WEBHOOK),
                     },
                 )
