@@ -180,10 +180,17 @@ XERO_TIMEZONES = {
 }  # fmt: skip
 
 
-def organisation_today(org: Organisation, now: datetime | None = None) -> date:
-    """Today in the organisation's own time zone (UTC when the zone is unknown here or has no tz database)."""
-    moment = now or datetime.now(UTC)
+def organisation_time(org: Organisation, moment: datetime) -> datetime:
+    """`moment` (naive values are UTC, the warehouse's convention) on the organisation's clock (UTC when the zone is
+    unknown here or has no tz database)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
     try:
-        return moment.astimezone(ZoneInfo(org.timezone)).date()
+        return moment.astimezone(ZoneInfo(org.timezone))
     except ZoneInfoNotFoundError:
-        return moment.astimezone(UTC).date()
+        return moment.astimezone(UTC)
+
+
+def organisation_today(org: Organisation, now: datetime | None = None) -> date:
+    """Today in the organisation's own time zone."""
+    return organisation_time(org, now or datetime.now(UTC)).date()
