@@ -35,9 +35,17 @@ def keys_unique(spec: DatasetSpec) -> DatasetCheck:
             )
         if len(duplicates):
             return CheckOutcome(False, f"{len(duplicates)} keys appear more than once", duplicates)
+        if not _has_rows(inputs, spec):
+            return CheckOutcome(True, f"no rows for this tenant (table {table_name(spec)} is empty for it)")
         return CheckOutcome(True, f"every ({', '.join(spec.key)}) appears once for this tenant")
 
     return DatasetCheck(spec.name, "keys_unique", f"Each ({', '.join(spec.key)}) appears once per tenant.", run)
+
+
+def _has_rows(inputs: DatasetInputs, spec: DatasetSpec) -> bool:
+    sql = f'SELECT 1 FROM "{table_name(spec)}" WHERE tenant_id = :t LIMIT 1'
+    with inputs.engine.connect() as conn:
+        return conn.execute(sa.text(sql), {"t": inputs.tenant_id}).first() is not None
 
 
 def tenant_present(spec: DatasetSpec) -> DatasetCheck:

@@ -77,15 +77,16 @@ def preview_rows(frame: pd.DataFrame) -> dg.MetadataValue:
 
 
 class _FirstChunk:
-    """Passes chunks through to the writer and keeps the first (for the preview) without holding the rest."""
+    """Passes chunks through to the writer and keeps the first with rows (for the preview) without holding the
+    rest."""
 
     def __init__(self, result: pd.DataFrame | Iterable[pd.DataFrame]) -> None:
         self.chunks = [result] if isinstance(result, pd.DataFrame) else result
         self.first = pd.DataFrame()
 
     def __iter__(self) -> Iterator[pd.DataFrame]:
-        for index, chunk in enumerate(self.chunks):
-            if index == 0:
+        for chunk in self.chunks:
+            if self.first.empty:
                 self.first = chunk
             yield chunk
 
