@@ -14,7 +14,8 @@ The run selects only `xero/<api>` for the categories that changed (invoices, con
 incrementally from the API's cursor (If-Modified-Since), never from the payload. It also rebuilds the tenant's
 dashboard datasets that read those APIs (and the datasets that use them), with their checks, so a changed invoice
 reaches `ar_ageing` or `overdue_invoices` in the same run; the datasets read the warehouse only, so the run reads
-nothing else from Xero. The events it covers are claimed with its run key in the same tick, so no event starts two
+nothing else from Xero (`xero_assets.defs.dashboards.run_selection`, which the Integrations page's one-API sync
+uses too). The events it covers are claimed with its run key in the same tick, so no event starts two
 runs.
 """
 
@@ -22,17 +23,15 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from xero_assets.defs.checks import CHECK_SPECS
-from xero_assets.defs.dashboards import DATASETS, dataset_key
+from xero_assets.defs.dashboards import run_selection
 from xero_assets.defs.partitions import organisation_tags
 from xero_assets.defs.priorities import WEBHOOK, priority_tags
-from xero_assets.defs.raw import raw_key
 from xero_assets.defs.resources import WarehouseResource, XeroResource
 from xero_assets.store.tokens import ConnectionStatus
 from xero_assets.store.webhook_events import ALREADY_SYNCED, CLAIMED, DROPPED, StoredEvent, WebhookEventStore
@@ -93,24 +92,6 @@ def plan_tenant(
     plan.run_apis = sorted({API_OF_CATEGORY[e.category] for e in fresh})
     plan.run_events = [e.id for e in fresh]
     return plan
-
-
-def datasets_reading(apis: Iterable[str]) -> list[str]:
-    """The datasets a change to `apis` makes stale: those that read any of them, and every dataset that uses one of
-    those, in build order (DATASETS lists a dataset after the ones it uses, so one pass finds them all)."""
-    changed = set(apis)
-    stale: list[str] = []
-    for spec in DATASETS:
-        if changed.intersection(spec.reads) or set(stale).intersection(spec.uses):
-            stale.append(spec.name)
-    return stale
-
-
-def run_selection(apis: Sequence[str]) -> tuple[list[dg.AssetKey], list[dg.AssetCheckKey]]:
-    """What a webhook run of `apis` materializes: the raw APIs, the datasets they feed, and those datasets' checks."""
-    datasets = [dataset_key(name) for name in datasets_reading(apis)]
-    checks = [spec.key for spec in CHECK_SPECS if spec.asset_key in datasets]
-    return [raw_key(api) for api in apis] + datasets, checks
 
 
 def build_webhook_sensor(

@@ -26,9 +26,9 @@ import sqlalchemy as sa
 
 from xero_assets.datasets.money import money
 from xero_assets.definitions import defs
-from xero_assets.defs.dashboards import dataset_key
+from xero_assets.defs.dashboards import dataset_key, datasets_reading
 from xero_assets.defs.partitions import TENANT_PARTITIONS_NAME
-from xero_assets.defs.webhook_sensor import build_webhook_sensor, datasets_reading
+from xero_assets.defs.webhook_sensor import build_webhook_sensor
 from xero_assets.sandbox.server import SandboxHandle, running_sandbox
 from xero_assets.store.webhook_events import WebhookEventStore
 from xero_assets.webhooks.receiver import WEBHOOK_PATH, webhook_app
