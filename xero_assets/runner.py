@@ -12,12 +12,14 @@ says, per tenant, what happened and what to do; the exit code classifies it (`xe
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from xero_assets import exit_codes
@@ -28,7 +30,9 @@ from xero_assets.fleet import for_each_tenant, max_parallel_tenants
 from xero_assets.preflight import check_select, reconnect_line, sync_targets
 from xero_assets.store.tokens import Connection
 
-console = Console()
+# A terminal's own width; with no terminal (a cron job's mail, a CI log, a pipe) 160 columns rather than rich's 80,
+# at which the summary table cut API names and statuses to "xero/bank_t…" (COLUMNS, when set, still wins).
+console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160)
 
 DASHBOARDS = dg.AssetSelection.groups("dashboards")
 
@@ -45,6 +49,7 @@ class TenantRun:
     failed: dict[str, str] = field(default_factory=dict)  # API -> our message
     reconnect: str | None = None  # the connection's status when only reconnecting helps
     datasets_built: bool = False
+    not_started: list[str] = field(default_factory=list)  # APIs a tenant-wide stop left unread
 
     @property
     def label(self) -> str:
@@ -163,11 +168,25 @@ def materialize_tenant(
         failed=dict(failure.get("failed_apis") or {}),
         reconnect=failure.get("reconnect"),
         datasets_built=built,
+        not_started=list(failure.get("not_started") or ()),
     )
 
 
+def unread_apis(run: TenantRun) -> dict[str, str]:
+    """{API: status} of the APIs that stored nothing this run: `failed`, or `not started (why)` for those a
+    tenant-wide stop (connection removed at Xero, refused refresh) never began, so the table still lists every API
+    the run was to sync."""
+    unread = {api: "failed" for api in run.failed}
+    stopped_by = run.reconnect or "the tenant's sync stopped"
+    for api in run.not_started:
+        if f"xero/{api}" not in run.assets:
+            unread.setdefault(api, f"not started ({stopped_by})")
+    return unread
+
+
 def summary_table(run: TenantRun) -> Table:
-    """One row per asset: status, rows inserted/updated/unchanged, calls, stored rows; failed APIs too."""
+    """One row per asset: status, rows inserted/updated/unchanged, calls, stored rows; failed and not started APIs
+    too (rich markup escaped: a status may hold brackets)."""
     table = Table(title=f"tenant {run.label}", show_lines=False)
     for column in ("asset", "status", "inserted", "updated", "unchanged", "calls", "rows"):
         table.add_column(column, justify="left" if column in ("asset", "status") else "right")
@@ -176,9 +195,9 @@ def summary_table(run: TenantRun) -> Table:
         meta = run.assets[key]
         for name in totals:
             totals[name] += int(meta.get(name) or 0)
-        table.add_row(key, str(meta.get("status", "built")), *(str(meta.get(name, "")) for name in totals))
-    for api in sorted(run.failed):
-        table.add_row(f"xero/{api}", "[red]failed[/red]", *("" for _ in totals))
+        table.add_row(key, escape(str(meta.get("status", "built"))), *(str(meta.get(name, "")) for name in totals))
+    for api, status in sorted(unread_apis(run).items()):
+        table.add_row(f"xero/{api}", f"[red]{escape(status)}[/red]", *("" for _ in totals))
     table.add_row("[bold]total", "", *(f"[bold]{value}" for value in totals.values()))
     return table
 

@@ -28,7 +28,7 @@ import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from xero_assets import sandbox_connect
+from xero_assets import catalog, sandbox_connect
 from xero_assets.defs.partitions import TENANT_PARTITIONS_NAME
 from xero_assets.sandbox.server import SandboxHandle, running_sandbox
 from xero_assets.store.db import make_engine
@@ -373,6 +373,25 @@ def test_a_wrong_secret_key_is_named_as_the_problem(world: World, runs: dict[str
     _untouched(world, ran)
 
 
+def _table_statuses(ran: Ran) -> dict[str, str]:
+    """{API: status} from the CLI's summary table, whose rows read `│ xero/<api> │ <status> │ ...`."""
+    statuses = {}
+    for line in ran.output.splitlines():
+        cells = [cell.strip() for cell in line.split("│")]
+        if len(cells) > 3 and cells[1].startswith("xero/"):
+            statuses[cells[1].removeprefix("xero/")] = cells[2]
+    return statuses
+
+
+def _stopped_at_organisation(ran: Ran, because: str) -> None:
+    """A tenant-wide stop on the first call (Organisation): the table still lists every API, that one failed and
+    each of the others `not started (<the connection's status>)`."""
+    statuses = _table_statuses(ran)
+    assert set(statuses) == {api.name for api in catalog.SYNCABLE}, ran.output[-3000:]
+    assert statuses.pop("organisation") == "failed"
+    assert set(statuses.values()) == {f"not started ({because})"}, statuses
+
+
 def _label(world: World, role: str) -> str:
     tenant = world.tenants[role]
     return f"{world.names[tenant]} ({tenant})"
@@ -441,6 +460,7 @@ def test_a_connection_removed_at_xero_stops_the_tenant_at_the_first_403(world: W
         f"{_label(world, 'removed')}: Disconnected at Xero. Tenant {tenant} is not connected"
     )
     assert "403 AuthenticationUnsuccessful" in ran.last_line and "`xero-assets connect`" in ran.last_line
+    _stopped_at_organisation(ran, "Disconnected at Xero")
     # the first 403 stopped the tenant: no other case meets a 403, so the sandbox answered exactly one
     assert world.sandbox.app_state.stats.snapshot()["by_status"].get("403") == 1
     _nothing_lost_and_datasets_built(world, ran, "removed")
@@ -462,6 +482,7 @@ def test_a_refused_refresh_says_to_reconnect(world: World, runs: dict[str, Ran])
     assert ran.code == 3, ran.output[-3000:]
     assert ran.last_line.startswith(f"{_label(world, 'refused')}: Needs re-authorization. Xero no longer accepts")
     assert "reconnect it with `xero-assets connect`" in ran.last_line and "5 minutes" not in ran.output
+    _stopped_at_organisation(ran, "Needs re-authorization")
     _nothing_lost_and_datasets_built(world, ran, "refused")
     store = world.store(ran.db)  # only the refused tenant left: `sync --all` must not exit 0 (a cron job notices)
     try:
@@ -479,6 +500,9 @@ def test_the_day_limit_says_when_to_sync_again(world: World, runs: dict[str, Ran
     assert ran.code == 1, ran.output[-3000:]
     assert ran.last_line.startswith(f"{_label(world, 'day_limit')}: Xero answered 429 (day limit reached); ")
     assert "Wait until the day limit resets at " in ran.last_line and " UTC on " in ran.last_line
+    statuses = _table_statuses(ran)  # every API listed: each read, skipped or paused until the reset
+    assert set(statuses) == {api.name for api in catalog.SYNCABLE}, ran.output[-3000:]
+    assert statuses["journals"].startswith("paused until ") and statuses["journals"].endswith("(day limit)")
     _nothing_lost_and_datasets_built(world, ran, "day_limit")
 
 
