@@ -56,8 +56,11 @@ class World:
         response.raise_for_status()
 
     def copy(self, name: str) -> Path:
-        """A private copy of the baseline warehouse (SQLite's backup API, so WAL contents come along)."""
+        """A private copy of the baseline warehouse (SQLite's backup API, so WAL contents come along); one made
+        already under that name is kept (see `runs`)."""
         target = self.root / f"{name}.db"
+        if target.exists():
+            return target
         source = sqlite3.connect(self.base)
         copy = sqlite3.connect(target)
         source.backup(copy)
@@ -261,11 +264,16 @@ def _day_limit(world: World) -> Ran:
 
 @pytest.fixture(scope="module")
 def runs(world: World) -> dict[str, Ran]:
-    """Every case's CLI run, at once (the healthy run first: the setup-error cases copy what it built)."""
-    done = {"healthy": CASES["healthy"](world)}
+    """Every case's CLI run, at once. The healthy run writes into the baseline (the setup tenant's datasets), which
+    the setup-error cases copy, so they start when it is done; the faulted cases copy the baseline before it starts
+    and run beside it."""
     faulted = [name for name in CASES if name != "healthy"]
-    with ThreadPoolExecutor(max_workers=len(faulted) + len(SETUP_CASES)) as pool:
+    for name in faulted:
+        world.copy(name)
+    with ThreadPoolExecutor(max_workers=1 + len(faulted) + len(SETUP_CASES)) as pool:
+        healthy = pool.submit(CASES["healthy"], world)
         futures = {name: pool.submit(CASES[name], world) for name in faulted}
+        done = {"healthy": healthy.result()}
         futures |= {name: pool.submit(fn, world) for name, fn in SETUP_CASES.items()}
         done |= {name: future.result() for name, future in futures.items()}
     return done
