@@ -190,7 +190,7 @@ def test_a_killed_run_is_marked_failed_by_the_daemon_and_the_tenant_syncs_again(
         _wait(
             "run monitoring to fail the killed run",
             lambda: instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE,  # type: ignore[union-attr]
-            25,  # well inside the code server's 30 s heartbeat timeout, after which a paused server shuts down
+            25,  # inside the code server's heartbeat timeout (30 s by default), past which a paused one shuts down
         )
     finally:
         os.kill(code_server, signal.SIGCONT)
