@@ -101,8 +101,9 @@ def invoice_id_ranges(inputs: DatasetInputs, size: int | None = None) -> Iterato
         yield ids[start], ids[min(start + size, len(ids)) - 1]
 
 
-def _read_range(inputs: DatasetInputs, table_name: str, columns: tuple[str, ...], id_column: str,
+def read_range(inputs: DatasetInputs, table_name: str, columns: tuple[str, ...], id_column: str,
                 first: str, last: str) -> pd.DataFrame:  # fmt: skip
+    """The `columns` of one tenant's rows of `table_name` whose `id_column` is within [first, last]."""
     table = typed.TABLES[table_name]
     query = sa.select(*(table.c[name] for name in columns)).where(
         table.c.tenant_id == inputs.tenant_id, table.c[id_column] >= first, table.c[id_column] <= last
@@ -116,8 +117,8 @@ def _build_invoice_lines(inputs: DatasetInputs, _: Mapping[str, pd.DataFrame]) -
     accounts = inputs.typed("xero_accounts", ("code", "name"))
     for first, last in invoice_id_ranges(inputs):
         yield invoice_lines(
-            _read_range(inputs, "xero_invoices", INVOICE_COLUMNS, "id", first, last),
-            _read_range(inputs, "xero_invoice_line_items", LINE_COLUMNS, "parent_id", first, last),
+            read_range(inputs, "xero_invoices", INVOICE_COLUMNS, "id", first, last),
+            read_range(inputs, "xero_invoice_line_items", LINE_COLUMNS, "parent_id", first, last),
             contacts,
             accounts,
             inputs.organisation.base_currency,

@@ -16,7 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from xero_assets.datasets import money
-from xero_assets.datasets.documents import contact_names, is_inclusive
+from xero_assets.datasets.documents import contact_names, invoice_id_ranges, is_inclusive, read_range
 from xero_assets.datasets.spec import DatasetInputs, DatasetSpec
 from xero_assets.store import typed
 
@@ -144,12 +144,19 @@ def revenue_by_customer(
     accounts (a deposit to a liability, a pass-through cost) are not revenue, so the total ties to the P&L's income
     from sales documents. `documents` holds invoices and credit notes (the same columns); a month in which a
     customer had no sales has no row."""
-    columns = ["contact_id", "contact_name", "month", *REVENUE_MONEY, "currency"]
+    return finish_revenue(revenue_cents(documents, lines, accounts), contacts, base_currency)
+
+
+def revenue_cents(documents: pd.DataFrame, lines: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
+    """The summing half of `revenue_by_customer`: int cents invoiced and credited per (contactid, month) for these
+    documents. Sums of disjoint sets of documents add up, so a large tenant's documents are summed a chunk at a
+    time and the chunks' sums summed again (`_build_revenue`), never all lines in memory at once."""
     sales = documents[documents["type"].isin(("ACCREC", "ACCRECCREDIT")) & documents["status"].isin(POSTED_STATUSES)]
     revenue_codes = accounts.loc[accounts["class"] == "REVENUE", "code"]
     frame = lines[lines["accountcode"].isin(revenue_codes)].merge(sales, left_on="parent_id", right_on="id")
     if frame.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame({"contactid": pd.Series(dtype=object), "month": pd.Series(dtype=object),
+                             "invoiced": pd.Series(dtype="int64"), "credited": pd.Series(dtype="int64")})  # fmt: skip
     line_cents, tax_cents = money.cents(frame["lineamount"]), money.cents(frame["taxamount"])
     net = money.to_base(line_cents.where(~is_inclusive(frame["lineamounttypes"]), line_cents - tax_cents),
                         frame["currencyrate"])  # fmt: skip
@@ -159,7 +166,15 @@ def revenue_by_customer(
         invoiced=net.where(~credit, 0),
         credited=net.where(credit, 0),
     )
-    out = frame.groupby(["contactid", "month"], as_index=False)[["invoiced", "credited"]].sum()
+    return frame.groupby(["contactid", "month"], as_index=False)[["invoiced", "credited"]].sum()
+
+
+def finish_revenue(cents: pd.DataFrame, contacts: pd.DataFrame, base_currency: str) -> pd.DataFrame:
+    """Per-chunk sums summed again, named, netted and turned into money to the cent."""
+    columns = ["contact_id", "contact_name", "month", *REVENUE_MONEY, "currency"]
+    if cents.empty:
+        return pd.DataFrame(columns=columns)
+    out = cents.groupby(["contactid", "month"], as_index=False)[["invoiced", "credited"]].sum()
     out = out.rename(columns={"contactid": "contact_id"}).assign(net_revenue=lambda f: f["invoiced"] - f["credited"])
     out = out.merge(contact_names(contacts), on="contact_id", how="left").assign(currency=base_currency)
     out = out.sort_values(["month", "net_revenue", "contact_id"], ascending=[True, False, True], ignore_index=True)
@@ -210,25 +225,31 @@ def _build_overdue(inputs: DatasetInputs, _: Mapping[str, pd.DataFrame]) -> pd.D
 
 
 def _build_revenue(inputs: DatasetInputs, _: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    header = ("id", "type", "status", "date", "contactid", "lineamounttypes", "currencyrate")
-    line_columns = ("parent_id", "accountcode", "lineamount", "taxamount")
-    documents = pd.concat(
-        [inputs.typed("xero_invoices", header), inputs.typed("xero_credit_notes", header)], ignore_index=True
+    """Summed a chunk of invoices at a time (the large tenant's 490k lines never in memory at once); credit notes,
+    a few thousand, in one chunk of their own."""
+    accounts = inputs.typed("xero_accounts", ("code", "class"))
+    parts = [
+        revenue_cents(
+            read_range(inputs, "xero_invoices", REVENUE_HEADER, "id", first, last),
+            read_range(inputs, "xero_invoice_line_items", REVENUE_LINES, "parent_id", first, last),
+            accounts,
+        )
+        for first, last in invoice_id_ranges(inputs)
+    ]
+    credit_notes = revenue_cents(
+        inputs.typed("xero_credit_notes", REVENUE_HEADER),
+        inputs.typed("xero_credit_note_line_items", REVENUE_LINES),
+        accounts,
     )
-    lines = pd.concat(
-        [
-            inputs.typed("xero_invoice_line_items", line_columns),
-            inputs.typed("xero_credit_note_line_items", line_columns),
-        ],
-        ignore_index=True,
-    )
-    return revenue_by_customer(
-        documents,
-        lines,
-        inputs.typed("xero_accounts", ("code", "class")),
+    return finish_revenue(
+        pd.concat([*parts, credit_notes], ignore_index=True),
         inputs.typed("xero_contacts", ("id", "name")),
         inputs.organisation.base_currency,
     )
+
+
+REVENUE_HEADER = ("id", "type", "status", "date", "contactid", "lineamounttypes", "currencyrate")
+REVENUE_LINES = ("parent_id", "accountcode", "lineamount", "taxamount")
 
 
 def ageing_figures(frame: pd.DataFrame) -> dict[str, float]:

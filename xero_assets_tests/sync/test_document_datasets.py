@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from xero_assets.datasets import checks_documents, documents, load
+from xero_assets.datasets import checks_documents, documents, load, receivables
 from xero_assets.datasets.money import CENT
 from xero_assets.sandbox.server import running_sandbox
 from xero_assets.store import typed
@@ -76,6 +76,26 @@ def test_invoice_lines_built_in_chunks_equal_one_build(synced: Synced, monkeypat
     key = list(documents.LINE_KEY)
     together = pd.concat(chunks).sort_values(key, ignore_index=True)
     pd.testing.assert_frame_equal(together, whole.sort_values(key, ignore_index=True))
+
+
+def test_revenue_by_customer_summed_in_chunks_equals_the_pure_transform_on_every_line(
+    synced: Synced, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The builder sums a chunk of invoices at a time; the sum of the chunks' sums must be the transform of all."""
+    dataset_inputs = world.inputs(synced, _tenant(synced, "US"), world.sandbox_today(synced))
+    header, lines = receivables.REVENUE_HEADER, receivables.REVENUE_LINES
+    everything = receivables.revenue_by_customer(
+        pd.concat([dataset_inputs.typed(t, header) for t in ("xero_invoices", "xero_credit_notes")]),
+        pd.concat([dataset_inputs.typed(t, lines) for t in ("xero_invoice_line_items", "xero_credit_note_line_items")]),
+        dataset_inputs.typed("xero_accounts", ("code", "class")),
+        dataset_inputs.typed("xero_contacts", ("id", "name")),
+        dataset_inputs.organisation.base_currency,
+    )
+    monkeypatch.setattr(documents, "CHUNK_INVOICES", 7)
+    assert len(list(documents.invoice_id_ranges(dataset_inputs))) > 3
+    chunked = world.SPECS["revenue_by_customer"].build(dataset_inputs, {})
+    assert len(everything) > 10 and everything["contact_id"].nunique() > 1
+    pd.testing.assert_frame_equal(chunked, everything)
 
 
 @pytest.mark.postgres
