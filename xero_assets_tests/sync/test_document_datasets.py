@@ -81,7 +81,8 @@ def test_invoice_lines_built_in_chunks_equal_one_build(synced: Synced, monkeypat
 def test_revenue_by_customer_summed_in_chunks_equals_the_pure_transform_on_every_line(
     synced: Synced, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The builder sums a chunk of invoices at a time; the sum of the chunks' sums must be the transform of all."""
+    """The builder sums a chunk of invoices at a time and writes a slice of rows at a time; together they must be
+    the pure transform of every line."""
     dataset_inputs = world.inputs(synced, _tenant(synced, "US"), world.sandbox_today(synced))
     header, lines = receivables.REVENUE_HEADER, receivables.REVENUE_LINES
     everything = receivables.revenue_by_customer(
@@ -91,11 +92,12 @@ def test_revenue_by_customer_summed_in_chunks_equals_the_pure_transform_on_every
         dataset_inputs.typed("xero_contacts", ("id", "name")),
         dataset_inputs.organisation.base_currency,
     )
-    monkeypatch.setattr(documents, "CHUNK_INVOICES", 7)
-    assert len(list(documents.invoice_id_ranges(dataset_inputs))) > 3
-    chunked = world.SPECS["revenue_by_customer"].build(dataset_inputs, {})
-    assert len(everything) > 10 and everything["contact_id"].nunique() > 1
-    pd.testing.assert_frame_equal(chunked, everything)
+    monkeypatch.setattr(receivables, "REVENUE_CHUNK_INVOICES", 7)
+    monkeypatch.setattr(receivables, "REVENUE_ROWS_PER_WRITE", 5)
+    assert len(list(documents.invoice_id_ranges(dataset_inputs, 7))) > 3
+    chunks = list(world.SPECS["revenue_by_customer"].build(dataset_inputs, {}))
+    assert len(everything) > 10 and everything["contact_id"].nunique() > 1 and len(chunks) > 2
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), everything)
 
 
 @pytest.mark.postgres
