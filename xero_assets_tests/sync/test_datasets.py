@@ -6,11 +6,13 @@ Hand-worked unit tests of the transforms live in xero_assets_tests/datasets/."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -30,6 +32,7 @@ from xero_assets.defs.partitions import TENANT_PARTITIONS_NAME
 from xero_assets.defs.resources import WarehouseResource
 from xero_assets.defs.rollup import ROLLUP, kpi_rollup
 from xero_assets.sandbox.server import running_sandbox
+from xero_assets.store import typed
 from xero_assets.store.warehouse import flatten_report
 from xero_assets.xero.scopes import all_scopes
 from xero_assets_tests.sync.conftest import Synced, connect, fast_config
@@ -382,3 +385,42 @@ def test_a_credit_left_unapplied_fails_the_receivables_control_check(world: tupl
 def parse_http(synced: Synced, tenant: str, inputs: DatasetInputs, report: str) -> pd.DataFrame:
     _, parse, _, _ = next(v for v in STATEMENTS.values() if v[0] == report)
     return parse(xero_over_http(synced, tenant, report), accounts(inputs))
+
+
+def test_each_dataset_reads_only_the_tables_of_the_apis_it_declares(world: tuple[Synced, dict[str, str]]) -> None:
+    """A build never loads a table it does not need: every table a dataset's build queries belongs to an API in its
+    `reads` (which is also what the lineage view draws) or to a dataset in its `uses`. Watched at the database
+    driver, so a read through any path counts."""
+    synced, countries = world
+    inputs = inputs_for(synced, countries["AU"], journals=True)
+    tables_of = {spec.api: {spec.table_name, *(c.table_name for c in spec.children)} for spec in typed.TYPED}
+    shared = {"xero_raw_records", "xero_report_cells", "xero_sync_state"}  # keyed by api: any API's rows
+    statements: list[str] = []
+
+    def watch(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(inputs.engine, "before_cursor_execute", watch)
+    built: dict[str, pd.DataFrame] = {}
+    overreach: dict[str, set[str]] = {}
+    try:
+        for spec in DATASETS:
+            statements.clear()
+            try:
+                result = spec.build(inputs, {name: built[name] for name in spec.uses})
+            except DatasetSkipped:
+                continue
+            if isinstance(result, pd.DataFrame):
+                built[spec.name] = result
+            else:
+                for _ in result:  # a chunked build reads as it is consumed
+                    pass
+            allowed = shared | {f"ds_{name}" for name in spec.uses}
+            allowed |= {table for api in spec.reads for table in tables_of.get(api, set())}
+            touched = {name for s in statements for name in re.findall(r"\b((?:xero|ds)_[a-z0-9_]+)\b", s)}
+            if touched - allowed:
+                overreach[spec.name] = touched - allowed
+    finally:
+        sa.event.remove(inputs.engine, "before_cursor_execute", watch)
+    assert len(built) > 5
+    assert not overreach, overreach
