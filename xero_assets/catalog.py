@@ -31,7 +31,7 @@ class Paging(StrEnum):
     PAGE_SIZE = "page_size"  # page (1-based) + pageSize up to 1000, with a `pagination` object
     PAGE_ONLY = "page_only"  # page only, 100 a page, no pagination object: stop on a short page
     OFFSET = "offset"  # Journals: offset = last JournalNumber, 100 at most, oldest first
-    PER_EMPLOYEE = "per_employee"  # NZ/UK leave: one call per employee, path holds {EmployeeID}
+    PER_EMPLOYEE = "per_employee"  # NZ/UK leave, leave balances: one call per employee, path holds {EmployeeID}
 
 
 class Kind(StrEnum):
@@ -253,6 +253,19 @@ CATALOG: tuple[XeroApi, ...] = (
         _PAYROLL,
         regional=MappingProxyType({
             country: Endpoint(ApiBase.PAYROLL_V2, "/Employees/{EmployeeID}/Leave", "leave", "leaveID", P.PER_EMPLOYEE, False, "updatedDateUTC")
+            for country in ("NZ", "GB")
+        }),
+        countries=frozenset({"AU", "NZ", "GB"}),
+    ),
+    # Leave balances: AU payroll carries them only on the single employee (GET /Employees/{EmployeeID} answers the
+    # full record with LeaveBalances; the list leaves them out), NZ and UK serve them per employee with no id of
+    # their own, so the sync stores one record per employee holding its list. One call per employee either way.
+    XeroApi(
+        "payroll_leave_balances", "Payroll leave balances", Interface.PAYROLL,
+        Endpoint(ApiBase.PAYROLL_AU, "/Employees/{EmployeeID}", "Employees", "EmployeeID", P.PER_EMPLOYEE, False, "UpdatedDateUTC"),
+        _PAYROLL,
+        regional=MappingProxyType({
+            country: Endpoint(ApiBase.PAYROLL_V2, "/Employees/{EmployeeID}/LeaveBalances", "leaveBalances", None, P.PER_EMPLOYEE)
             for country in ("NZ", "GB")
         }),
         countries=frozenset({"AU", "NZ", "GB"}),

@@ -97,6 +97,8 @@ def resolve(path: str) -> Route | None:
         match = pattern.match(path)
         if match:
             args = {name: _id(value) for name, value in match.groupdict().items()}
+            if endpoint.path.endswith("}"):  # a record's own path (AU payroll's /Employees/{EmployeeID}): one record
+                return Route(api, endpoint, endpoint.full_path, record_id=args[endpoint.path.rsplit("{", 1)[1][:-1]])
             return Route(api, endpoint, endpoint.full_path, path_args=args)
     found = extras.resolve(path)  # before single records: /Organisation/Actions is not an organisation id
     if found is not None:
