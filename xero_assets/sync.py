@@ -379,7 +379,8 @@ def _sync_offset(run: _Run, endpoint: catalog.Endpoint, state: SyncState, full_r
 
 
 def _sync_per_employee(run: _Run, endpoint: catalog.Endpoint, state: SyncState) -> None:
-    """NZ/UK leave: one call per payroll employee (from the warehouse), read whole, so deletions are found too."""
+    """NZ/UK leave, leave balances: one call per payroll employee (from the warehouse), read whole, so deletions are
+    found too. NZ/UK balances have no id of their own: each employee's list is stored as one record keyed by them."""
     wh, tenant = run.warehouse, run.tenant_id
     employee_ids = [str(e.get("employeeID") or e.get("EmployeeID")) for e in wh.records(tenant, "payroll_employees")]
     scan_started = now_utc()
@@ -387,8 +388,11 @@ def _sync_per_employee(run: _Run, endpoint: catalog.Endpoint, state: SyncState) 
     for employee_id in employee_ids:
         for page in run.client.iter_pages(endpoint, employee_ids=(employee_id,)):
             run.page_seen(page.records)
+            records, id_field = page.records, endpoint.id_field
+            if id_field is None:
+                records, id_field = [{"employeeID": employee_id, endpoint.json_key: page.records}], "employeeID"
             run.result.counts += wh.write_records(
-                tenant, run.api.name, page.records, id_field=endpoint.id_field, updated_field=endpoint.updated_field,
+                tenant, run.api.name, records, id_field=id_field, updated_field=endpoint.updated_field,
                 seen_at=now_utc(), touch_unchanged=True, typed_extra={"employeeid": employee_id},
             )  # fmt: skip
     run.flag_missing(scan_started, replace(state, last_completed=now_utc(), paused_until=None))
@@ -613,7 +617,7 @@ def failure_reason(exc: BaseException) -> str:
 # Read after the rest: they use what the first waves stored (country; payroll employees; the journals and documents
 # that say which report months and linked transactions changed; outstanding invoices).
 _FIRST = ("organisation",)
-_LAST = ("payroll_leave", "linked_transactions")
+_LAST = ("payroll_leave", "payroll_leave_balances", "linked_transactions")
 
 
 def _reads_last(api: XeroApi) -> bool:
