@@ -4,8 +4,10 @@ Everything else reads this table. The sandbox serves exactly these endpoints wit
 semantics, the client pages them the way each entry says, the warehouse keys rows by `id_field`, and the Dagster
 layer builds one asset per entry. Adding a Xero API is one entry here (plus typed columns if a dataset needs them).
 
-The facts come from Xero's OpenAPI specs (../shared/xero-openapi, checked by `xero_assets_tests/test_catalog.py`)
-and from ../shared/docs/xero-api.md for what the specs do not say (granular scopes, which lists page).
+The facts come from Xero's OpenAPI specs (XeroAPI/Xero-OpenAPI, vendored in xero_assets_tests/openapi and checked by
+`xero_assets_tests/test_catalog.py`) and, for what the specs do not say, from Xero's docs: the 2026 granular scopes
+(https://developer.xero.com/faq/granular-scopes) and which lists take pageSize, up to 1,000
+(https://developer.xero.com/documentation/api/accounting/requests-and-responses).
 """
 
 from __future__ import annotations

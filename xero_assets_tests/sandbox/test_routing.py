@@ -1,7 +1,7 @@
 """Paths as Xero's router takes them: any case, one trailing slash, `/Organisations`; everything else still 404s.
 
-Real clients depend on this (../shared/docs/xero-api.md, "Routing quirks"): tap-xero requests `stream_id.title()`
-paths, pyxero `/Organisations`. Every path of every catalog API (lists, reports, single records, payroll per country)
+Real clients depend on this: tap-xero (singer-io/tap-xero) requests `stream_id.title()` paths, pyxero
+`/Organisations`. Every path of every catalog API (lists, reports, single records, payroll per country)
 is requested in lowercase, upper case and with a trailing slash, over HTTP against real books, and must answer exactly
 what the canonical path answers (bar the envelope's per-response Id and timestamp).
 """
