@@ -37,6 +37,7 @@ from xero_assets.sync import (
     SyncResult,
     TenantClientLike,
     TenantSyncError,
+    per_employee_due,
     sync_api,
     sync_tenant,
     tenant_country,
@@ -241,7 +242,10 @@ def estimate(
                 per_api[api.name] = len(reports.incremental(requests, current, [r.period for r in requests]))
         elif state.last_completed is None and endpoint.paging in (Paging.OFFSET, Paging.PAGE_SIZE, Paging.PAGE_ONLY):
             unread.append((api, endpoint))
-        elif endpoint.paging is Paging.PER_EMPLOYEE:  # leave, leave balances: one call per employee
+        elif endpoint.paging is Paging.PER_EMPLOYEE:  # leave, leave balances (at most daily): one call per employee
+            if not per_employee_due(warehouse, tenant, api.name):
+                per_api[api.name] = 0
+                continue
             if employees is None:
                 employees, employee_probes = _employee_count(client, warehouse, country or "")
             per_api[api.name] = max(1, employees)

@@ -2,19 +2,21 @@
 `payroll_leave_balances` dataset shows them with the employee named, the leave type, the balance and its units.
 
 AU reads them from the single employee record (GET /payroll.xro/1.0/Employees/{EmployeeID}), NZ and UK from
-GET /payroll.xro/2.0/Employees/{EmployeeID}/LeaveBalances: one call per employee either way, and no more. The day
-planner's first-sync estimate counts those calls before any employee is stored (it probes the employee list once).
+GET /payroll.xro/2.0/Employees/{EmployeeID}/LeaveBalances: one call per employee either way, and no more, at most
+once a day outside a full refresh. The day planner's first-sync estimate counts those calls before any employee is
+stored (it probes the employee list once).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 
-from xero_assets import catalog, plan
+from xero_assets import catalog, plan, sync
 from xero_assets.sandbox.server import running_sandbox
 from xero_assets.store import typed
 from xero_assets_tests.sync import document_world as world
@@ -89,3 +91,31 @@ def test_a_first_sync_plan_counts_one_balance_call_per_employee(synced: Synced, 
     scopes = synced.connections[tenant_id].scopes
     estimate = plan.estimate(client, synced.warehouse, PAYROLL[1:], scopes, country, world.sandbox_today(synced))
     assert estimate.per_api["payroll_leave_balances"] == employees and estimate.probes == 1
+
+
+def test_a_routine_sync_reads_balances_at_most_daily_and_a_full_refresh_always(synced: Synced) -> None:
+    """Balances move only when a pay run is posted: within a day of the last read a sync makes no balance calls
+    (nor plans any); a day later, or with --full-refresh, one per employee again."""
+    tenant_id = _tenant(synced, "NZ")
+    employees = synced.truth(tenant_id)["counts"]["payroll_employees"]
+    synced.sync(tenant_id, PAYROLL)
+    again = {r.api: r for r in synced.sync(tenant_id, PAYROLL)}["payroll_leave_balances"]
+    assert again.calls == 0 and not (again.counts.inserted or again.counts.updated or again.counts.deleted_in_xero)
+    client, scopes = synced.tenant(tenant_id), synced.connections[tenant_id].scopes
+    today = world.sandbox_today(synced)
+    assert plan.estimate(client, synced.warehouse, PAYROLL[2:], scopes, "NZ", today).per_api == {
+        "payroll_leave_balances": 0
+    }
+    refreshed = {r.api: r for r in synced.sync(tenant_id, PAYROLL, full_refresh=True)}["payroll_leave_balances"]
+    assert refreshed.calls == employees
+
+    state = synced.warehouse.state(tenant_id, "payroll_leave_balances")
+    day_ago = state.last_completed - sync.BALANCES_REREAD  # type: ignore[operator]
+    synced.warehouse.save_state(tenant_id, "payroll_leave_balances", replace(state, last_completed=day_ago))
+    assert plan.estimate(client, synced.warehouse, PAYROLL[2:], scopes, "NZ", today).per_api == {
+        "payroll_leave_balances": employees
+    }
+    next_day = {r.api: r for r in synced.sync(tenant_id, PAYROLL)}["payroll_leave_balances"]
+    assert next_day.calls == employees and _stored(synced, tenant_id) == _normal(
+        synced.truth(tenant_id)["leave_balances"]
+    )
