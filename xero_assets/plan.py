@@ -37,6 +37,7 @@ from xero_assets.sync import (
     SyncResult,
     TenantClientLike,
     TenantSyncError,
+    aged_contacts_due,
     per_employee_due,
     sync_api,
     sync_tenant,
@@ -251,7 +252,7 @@ def estimate(
             per_api[api.name] = max(1, employees)
         else:
             per_api[api.name] = 1
-    probes = employee_probes
+    probes, rough = employee_probes, 0
     if unread:
         invoices = next((e for a, e in unread if a.name == "invoices"), None)
         rough = _item_count(client, invoices) if invoices else 0
@@ -273,11 +274,12 @@ def estimate(
             else:
                 pages, calls = _page_count(client, endpoint)
                 per_api[api.name], probes = max(1, pages - (state.scan_page or 1) + 1), probes + calls
+    budget = reports.aged_contacts_per_sync()
     for name in aged:
-        invoice_type = reports.AGED_INVOICE_TYPE[name]
-        stored = warehouse.state(tenant, "invoices").last_completed is not None
-        outstanding = len(warehouse.outstanding_contacts(tenant, invoice_type)) if stored else rough // 20 + 1
-        per_api[name] = min(reports.aged_contacts_per_sync(), outstanding)
+        if warehouse.state(tenant, "invoices").last_completed is None:  # first read: a guess from the invoice count
+            per_api[name] = min(budget, rough // 20 + 1)
+        else:
+            per_api[name] = len(aged_contacts_due(warehouse, tenant, name, budget, now_utc()))
     return Estimate(per_api, probes, first_read=bool(unread))
 
 

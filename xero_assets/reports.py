@@ -13,7 +13,8 @@ the current month and the months a change touched are re-read; for reports whose
 earlier posting (balance sheet, trial balance, executive summary, bank summary) a change in month M touches M and
 every later month. A periodic full re-read (`full_reread_interval`, default weekly) catches what no cursor sees
 (quiet edits, back-dated changes a cursor missed). Aged-by-contact reports are read for the contacts whose invoices
-changed and those never read, then the stalest, within a per-sync budget (`choose_contacts`).
+changed, then the stalest (a contact never read is as stale as the tenant's first aged read), within a per-sync
+budget (`choose_contacts`).
 
 Financial-year awareness: 13 monthly columns always include the start of the organisation's current financial year
 (it is at most 12 months back), so year-to-date figures are sums of those columns, not extra calls;
@@ -189,14 +190,21 @@ def choose_contacts(
     stale_after: timedelta,
 ) -> list[str]:
     """Whose aged report to read this sync, at most `budget`: first contacts whose invoices changed since the last
-    read (including any paid off since, so their stored report stops showing a debt) and outstanding contacts never
-    read; then outstanding contacts whose read is older than `stale_after`, oldest first. Deterministic, so the
-    contacts a budget leaves out are the first read next time."""
+    read (including any paid off since, so their stored report stops showing a debt); then outstanding contacts
+    whose read is older than `stale_after`, oldest first. Deterministic, so the contacts a budget leaves out are the
+    first read next time.
+
+    A contact never read counts as read when the tenant's first aged report was: on the first sync every outstanding
+    contact is due (within the budget), and the ones the budget left out wait for the periodic re-read instead of
+    costing the budget again on every routine sync. The ageing datasets come from invoices, so these reports only
+    feed checks, and a week-old sample of contacts keeps them meaningful."""
     open_now = set(outstanding)
     changed_set = {c for c in changed if c in open_now or c in last_read}
-    first = sorted(changed_set | {c for c in open_now if c not in last_read})
+    first_read = min(last_read.values(), default=now - stale_after)
+    read_at = {c: last_read.get(c, first_read) for c in open_now}
     stale = sorted(
-        (c for c in open_now if c not in changed_set and c in last_read and now - last_read[c] >= stale_after),
-        key=lambda c: (last_read[c], c),
+        (c for c in open_now if c not in changed_set and now - read_at[c] >= stale_after),
+        key=lambda c: (c in last_read, read_at[c], c),
     )
+    first = sorted(changed_set)
     return (first + stale)[:budget]

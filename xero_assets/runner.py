@@ -22,7 +22,7 @@ from rich.table import Table
 
 from xero_assets import exit_codes
 from xero_assets.definitions import defs, resources
-from xero_assets.defs.partitions import TENANT_PARTITIONS_NAME
+from xero_assets.defs.partitions import TENANT_PARTITIONS_NAME, organisation_tags
 from xero_assets.defs.raw import raw_key
 from xero_assets.fleet import for_each_tenant, max_parallel_tenants
 from xero_assets.preflight import check_select, reconnect_line, sync_targets
@@ -93,8 +93,19 @@ def _failure_metadata(result: dg.ExecuteInProcessResult) -> tuple[str | None, di
     return None, {}
 
 
+def run_tags(tenant_name: str) -> dict[str, str]:
+    """A CLI run's tags: where it came from, and the organisation's name, which Dagster's run list shows and filters
+    by (as it does for the runs the sensors and the Integrations page start)."""
+    return {"xero_assets/source": "cli", **organisation_tags(tenant_name)}
+
+
 def _materialize(
-    tenant_id: str, instance: dg.DagsterInstance, selection: Any, run_config: dict[str, Any], overrides: dict[str, Any]
+    tenant_id: str,
+    instance: dg.DagsterInstance,
+    selection: Any,
+    run_config: dict[str, Any],
+    overrides: dict[str, Any],
+    tenant_name: str = "",
 ) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         list(defs.assets or []),
@@ -104,7 +115,7 @@ def _materialize(
         selection=selection,
         run_config=run_config,
         raise_on_error=False,
-        tags={"xero_assets/source": "cli"},
+        tags=run_tags(tenant_name),
     )
 
 
@@ -129,13 +140,13 @@ def materialize_tenant(
     keys = selection_for(select)
     config = _run_config(full_refresh, allow_mass_delete, debug)
     overrides = resource_overrides or {}
-    result = _materialize(tenant_id, instance, keys, config, overrides)
+    result = _materialize(tenant_id, instance, keys, config, overrides, tenant_name)
     events = list(result.get_asset_materialization_events())
     error, failure = (None, {}) if result.success else _failure_metadata(result)
     wants_datasets = keys is None
     built = wants_datasets and result.success
     if wants_datasets and not result.success:
-        rebuild = _materialize(tenant_id, instance, DASHBOARDS, {"loggers": config["loggers"]}, overrides)
+        rebuild = _materialize(tenant_id, instance, DASHBOARDS, {"loggers": config["loggers"]}, overrides, tenant_name)
         events += rebuild.get_asset_materialization_events()
         built = rebuild.success
     metadata = {

@@ -448,7 +448,7 @@ def _sync_report(run: _Run, endpoint: catalog.Endpoint, today: date, full_refres
         if not full:  # a published return does not change: read only those not stored yet (all at a full re-read)
             requests = reports.incremental(requests, set(), changes.stored_report_reads(wh, tenant, api.name))
     elif api.name in reports.AGED_INVOICE_TYPE:
-        requests = _aged_requests(run, before, today, now)
+        requests = _aged_requests(run, today, now)
         full = False  # the aged reports refresh by contact, stalest first, never all at once
     else:
         requests = reports.plan(api.name, today)
@@ -505,20 +505,25 @@ def _changed_dates(wh: Warehouse, tenant: str, before: SyncState) -> set[date]:
     return changes.document_dates_since(wh, tenant, datetime.min)
 
 
-def _aged_requests(run: _Run, before: SyncState, today: date, now: datetime) -> list[reports.ReportRequest]:
-    """Aged-by-contact: the contacts `reports.choose_contacts` picks within this sync's budget."""
-    wh, tenant, api_name = run.warehouse, run.tenant_id, run.api.name
+def aged_contacts_due(wh: Warehouse, tenant: str, api_name: str, budget: int, now: datetime) -> list[str]:
+    """The contacts whose aged report this sync reads (`reports.choose_contacts`): the planner counts them, the sync
+    reads them, so the two never disagree."""
     invoice_type = reports.AGED_INVOICE_TYPE[api_name]
-    since = before.updated_cursor or datetime.min
-    chosen = reports.choose_contacts(
+    since = wh.state(tenant, api_name).updated_cursor or datetime.min
+    return reports.choose_contacts(
         wh.outstanding_contacts(tenant, invoice_type),
         changes.contacts_updated_since(wh, tenant, invoice_type, since),
         changes.stored_report_reads(wh, tenant, api_name),
         now,
-        budget=min(reports.aged_contacts_per_sync(), run.aged_budget),
+        budget=budget,
         stale_after=reports.full_reread_interval(),
     )
-    return reports.plan(api_name, today, chosen)
+
+
+def _aged_requests(run: _Run, today: date, now: datetime) -> list[reports.ReportRequest]:
+    """Aged-by-contact: the contacts due, within this sync's budget."""
+    budget = min(reports.aged_contacts_per_sync(), run.aged_budget)
+    return reports.plan(run.api.name, today, aged_contacts_due(run.warehouse, run.tenant_id, run.api.name, budget, now))
 
 
 def _sync_linked_transactions(run: _Run, endpoint: catalog.Endpoint, state: SyncState, full_refresh: bool) -> None:

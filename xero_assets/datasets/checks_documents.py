@@ -10,12 +10,19 @@ them as a table a person can act on:
   when the journals scope is granted): this also covers contacts with only an unapplied credit, whose aged report
   the sync does not read;
 - every invoice's Total and TotalTax against its lines.
+
+The first two compare sources read at different times, and a run need not read them all (a webhook run reads only
+the invoices that changed). One rule decides whether they can be compared (`read_since_change`): Xero's side (an
+aged report, the journals) must have been read at or after the documents last changed (their UpdatedDateUTC).
+Read before, it shows the books as they were then, and a difference would be the gap between two reads, not an
+error: a stale aged report is left out (the control account still covers its contact), and a stale ledger makes the
+control-account check pass as "not compared", saying when each was read, until the next sync reads the journals.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import pandas as pd
@@ -23,9 +30,10 @@ import sqlalchemy as sa
 
 from xero_assets.datasets import money
 from xero_assets.datasets.documents import is_inclusive
-from xero_assets.datasets.spec import CheckOutcome, DatasetCheck, DatasetInputs
+from xero_assets.datasets.load import organisation_time
+from xero_assets.datasets.spec import CheckOutcome, DatasetCheck, DatasetInputs, Organisation
 from xero_assets.store import typed
-from xero_assets.store.warehouse import raw_records, report_cells
+from xero_assets.store.warehouse import SyncState, raw_records, report_cells, sync_state
 
 AGED_REPORT = {"ACCREC": "aged_receivables_by_contact", "ACCPAY": "aged_payables_by_contact"}
 CONTROL_ACCOUNT = {"ACCREC": "DEBTORS", "ACCPAY": "CREDITORS"}
@@ -125,19 +133,31 @@ def stored_aged_reports(engine: sa.Engine, tenant_id: str, invoice_type: str) ->
         return pd.read_sql(query, conn)
 
 
-def last_document_change(engine: sa.Engine, tenant_id: str) -> pd.DataFrame:
-    """Per contact, the newest UpdatedDateUTC of its invoices, credit notes, overpayments and prepayments."""
+def read_since_change(read_at: pd.Series, changed_at: pd.Series) -> pd.Series:
+    """Whether each source (Xero's report, the ledger) was read at or after the documents it is compared with last
+    changed: the one staleness rule of the cross-source checks. Documents that never changed (no row: NaT) leave it
+    current; a source never read (None) is not."""
+    read, changed = pd.to_datetime(read_at), pd.to_datetime(changed_at)
+    return changed.isna() | (read >= changed)
+
+
+def _document_changes(engine: sa.Engine, tenant_id: str, per: str) -> pd.DataFrame:
+    """The newest UpdatedDateUTC (`changed_at`) of the tenant's invoices, credit notes, overpayments and
+    prepayments, per `contact_id` or per `api`."""
     parts = []
     for name in DOCUMENT_TABLES:
         t = typed.TABLES[name]
-        parts.append(sa.select(t.c.contactid.label("contact_id"), t.c.updateddateutc.label("changed_at"))
-                     .where(t.c.tenant_id == tenant_id))  # fmt: skip
+        parts.append(sa.select(sa.literal(name.removeprefix("xero_")).label("api"), t.c.contactid.label("contact_id"),
+                               t.c.updateddateutc.label("changed_at")).where(t.c.tenant_id == tenant_id))  # fmt: skip
     union = sa.union_all(*parts).subquery()
-    query = sa.select(union.c.contact_id, sa.func.max(union.c.changed_at).label("changed_at")).group_by(
-        union.c.contact_id
-    )
+    query = sa.select(union.c[per], sa.func.max(union.c.changed_at).label("changed_at")).group_by(union.c[per])
     with engine.connect() as conn:
         return pd.read_sql(query, conn)
+
+
+def last_document_change(engine: sa.Engine, tenant_id: str) -> pd.DataFrame:
+    """Per contact, the newest UpdatedDateUTC of its invoices, credit notes, overpayments and prepayments."""
+    return _document_changes(engine, tenant_id, "contact_id")
 
 
 def current_aged_reports(cells: pd.DataFrame, changes: pd.DataFrame) -> pd.DataFrame:
@@ -145,8 +165,40 @@ def current_aged_reports(cells: pd.DataFrame, changes: pd.DataFrame) -> pd.DataF
     contact paid off since is not asked again) shows what was due then, so it is left out, not compared; the
     control-account check still covers that contact."""
     joined = cells.merge(changes, left_on="period", right_on="contact_id", how="left")
-    current = joined["changed_at"].isna() | (pd.to_datetime(joined["read_at"]) >= pd.to_datetime(joined["changed_at"]))
-    return cells[current.to_numpy()]
+    return cells[read_since_change(joined["read_at"], joined["changed_at"]).to_numpy()]
+
+
+def last_reads(engine: sa.Engine, tenant_id: str, apis: list[str]) -> dict[str, datetime | None]:
+    """When the sync last finished reading each of `apis` for the tenant (naive UTC; None: never)."""
+    c = sync_state.c
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(c.api, c.state).where(c.tenant_id == tenant_id, c.api.in_(apis))).all()
+    read = {api: SyncState.from_json(text).last_completed for api, text in rows}
+    return {api: read.get(api) for api in apis}
+
+
+def _when(org: Organisation, moment: datetime) -> str:
+    return f"{organisation_time(org, moment):%Y-%m-%d %H:%M:%S %Z}"
+
+
+def stale_ledger(engine: sa.Engine, org: Organisation) -> str | None:
+    """Why the ledger (the journals) cannot be compared with the documents now, or None when it can: a document
+    changed after the journals were last read (a webhook run read the invoices alone), so the control account may
+    not hold that change yet. Says when each was read, in the organisation's time."""
+    changes = _document_changes(engine, org.tenant_id, "api")
+    reads = last_reads(engine, org.tenant_id, ["journals", *changes["api"]])
+    ledger = reads["journals"]
+    stale = changes[~read_since_change(pd.Series([ledger] * len(changes), dtype=object), changes["changed_at"])]
+    if stale.empty:
+        return None
+    if ledger is None:
+        return "the ledger (journals) has not been read yet; compared once a sync has read it"
+    newer = ", ".join(
+        f"{api.replace('_', ' ')} at {_when(org, read)}" if (read := reads.get(api)) else
+        f"{api.replace('_', ' ')} changed at {_when(org, changed)}"
+        for api, changed in zip(stale["api"], pd.to_datetime(stale["changed_at"]), strict=True)
+    )  # fmt: skip
+    return f"the ledger was last read at {_when(org, ledger)}, {newer}; compared at the next full sync"
 
 
 def comparable_aged_reports(engine: sa.Engine, tenant_id: str, invoice_type: str) -> pd.DataFrame:
@@ -190,7 +242,7 @@ def _ageing_vs_reports(invoice_type: str):  # type: ignore[no-untyped-def]
         assert frame is not None
         cells = comparable_aged_reports(inputs.engine, inputs.tenant_id, invoice_type)
         if cells.empty:
-            return CheckOutcome(True, f"no {AGED_REPORT[invoice_type]} stored (reports not granted or synced yet)")
+            return CheckOutcome.not_compared(f"no {AGED_REPORT[invoice_type]} stored (reports not granted or read yet)")
         found = ageing_against_aged_reports(inputs.tenant_id, inputs.organisation.name, frame, cells)
         return _outcome(found, "contacts' totals", f"all {cells['period'].nunique()} contacts equal Xero's report")
 
@@ -201,7 +253,10 @@ def _ageing_vs_control(invoice_type: str):  # type: ignore[no-untyped-def]
     def run(inputs: DatasetInputs, frame: pd.DataFrame | None, _: Mapping[str, pd.DataFrame]) -> CheckOutcome:
         assert frame is not None
         if "journals" not in inputs.granted:
-            return CheckOutcome(True, "not compared: grant accounting.journals.read to tie the ageing to the ledger")
+            return CheckOutcome.not_compared("grant accounting.journals.read to tie the ageing to the ledger")
+        stale = stale_ledger(inputs.engine, inputs.organisation)
+        if stale is not None:
+            return CheckOutcome.not_compared(stale)
         account, balance = control_account_balance(inputs.engine, inputs.tenant_id, invoice_type, inputs.as_at)
         found = ageing_against_control_account(
             inputs.tenant_id, inputs.organisation.name, frame, account, balance, inputs.as_at

@@ -3,6 +3,10 @@ time in one transaction (readers see the old rows until the new ones are all the
 
 Tables are derived data: a table whose columns no longer match its spec (an older version of the dataset) is
 dropped and created afresh, and every tenant's rows come back at its next build.
+
+A build with no rows (a general ledger before the first journal) still leaves the table there, with its primary key,
+so its checks and every reader find an empty table rather than a missing one. No row says what type the other
+columns are, so they are text until rows come: the first rows written to a table that holds none retype it.
 """
 
 from __future__ import annotations
@@ -57,14 +61,26 @@ def dataset_table(spec: DatasetSpec, sample: pd.DataFrame) -> sa.Table:
 
 
 def _ensure(conn: sa.Connection, table: sa.Table) -> None:
+    """The table as `table` says, for rows about to be written: kept when its columns and key match, unless it holds
+    no row and was typed without any (text where these rows say a number or a date); otherwise created afresh."""
     inspector = sa.inspect(conn)
     if inspector.has_table(table.name):
-        existing = [c["name"] for c in inspector.get_columns(table.name)]
+        existing = {c["name"]: c["type"] for c in inspector.get_columns(table.name)}
         keys = inspector.get_pk_constraint(table.name).get("constrained_columns") or []
-        if existing == [c.name for c in table.columns] and keys == [c.name for c in table.primary_key.columns]:
-            return
+        if list(existing) == [c.name for c in table.columns] and keys == [c.name for c in table.primary_key.columns]:
+            untyped = any(isinstance(existing[c.name], sa.String) and not isinstance(c.type, sa.String)
+                          for c in table.columns)  # fmt: skip
+            if not untyped or conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first():
+                return
         table.drop(conn)
     table.create(conn)
+
+
+def _empty_sample(spec: DatasetSpec, frame: pd.DataFrame | None) -> pd.DataFrame:
+    """The columns of a build with no rows: the builder's (when it returned an empty frame) and, whatever it
+    returned, the key and money columns, so the table has its primary key and its exact money."""
+    columns = list(frame.columns) if frame is not None else []
+    return pd.DataFrame(columns=[*columns, *(c for c in (*spec.key, *spec.money) if c not in columns)])
 
 
 def _converter(kind: sa.types.TypeEngine[Any], sqlite: bool) -> Any:
@@ -109,23 +125,28 @@ def _insert(conn: sa.Connection, table: sa.Table, tenant_id: str, frame: pd.Data
 
 def write_dataset(engine: sa.Engine, spec: DatasetSpec, tenant_id: str, frames: Iterable[pd.DataFrame]) -> int:
     """Replace one tenant's rows of `ds_<name>` with `frames` (chunks, written as they come); returns the row count.
-    An empty build still clears the tenant's old rows."""
+    The table is typed from the first chunk with rows. An empty build clears the tenant's old rows and creates the
+    table when it is missing, never touching one that other tenants' rows typed."""
     chunks: Iterator[pd.DataFrame] = iter(frames)
-    first = next(chunks, None)
-    if first is None:  # nothing at all: the tenant's old rows must still go
-        with engine.begin() as conn:
-            if sa.inspect(conn).has_table(table_name(spec)):
-                conn.execute(sa.text(f'DELETE FROM "{table_name(spec)}" WHERE tenant_id = :t'), {"t": tenant_id})
-        return 0
-    table = dataset_table(spec, first)
+    first, empty = None, None
+    for chunk in chunks:  # empty chunks before the first row say nothing of the columns' types
+        if len(chunk):
+            first = chunk
+            break
+        empty = chunk
+    table = dataset_table(spec, first if first is not None else _empty_sample(spec, empty))
     rows = 0
     with engine.begin() as conn:
-        _ensure(conn, table)
-        conn.execute(table.delete().where(table.c.tenant_id == tenant_id))
-        for chunk in _chain(first, chunks):
-            if len(chunk):
-                _insert(conn, table, tenant_id, chunk)
-                rows += len(chunk)
+        if first is not None:
+            _ensure(conn, table)
+        elif not sa.inspect(conn).has_table(table.name):
+            table.create(conn)
+        conn.execute(sa.text(f'DELETE FROM "{table.name}" WHERE tenant_id = :t'), {"t": tenant_id})
+        if first is not None:
+            for chunk in _chain(first, chunks):
+                if len(chunk):
+                    _insert(conn, table, tenant_id, chunk)
+                    rows += len(chunk)
     return rows
 
 
@@ -180,10 +201,17 @@ XERO_TIMEZONES = {
 }  # fmt: skip
 
 
-def organisation_today(org: Organisation, now: datetime | None = None) -> date:
-    """Today in the organisation's own time zone (UTC when the zone is unknown here or has no tz database)."""
-    moment = now or datetime.now(UTC)
+def organisation_time(org: Organisation, moment: datetime) -> datetime:
+    """`moment` (naive values are UTC, the warehouse's convention) on the organisation's clock (UTC when the zone is
+    unknown here or has no tz database)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
     try:
-        return moment.astimezone(ZoneInfo(org.timezone)).date()
+        return moment.astimezone(ZoneInfo(org.timezone))
     except ZoneInfoNotFoundError:
-        return moment.astimezone(UTC).date()
+        return moment.astimezone(UTC)
+
+
+def organisation_today(org: Organisation, now: datetime | None = None) -> date:
+    """Today in the organisation's own time zone."""
+    return organisation_time(org, now or datetime.now(UTC)).date()

@@ -103,11 +103,22 @@ Builder = Callable[[DatasetInputs, Mapping[str, pd.DataFrame]], "pd.DataFrame | 
 class CheckOutcome:
     """What one check found: passed or not, a one-line summary, and the differences as rows (columns naming the
     tenant, the account or contact, the period, the two figures and their difference) that Dagster shows as a
-    table on the check."""
+    table on the check.
+
+    `compared` is False when the check could not honestly compare (a scope not granted, or one source read before
+    the documents it would be compared with last changed): it then passes, since nothing is known to be wrong, and
+    its summary says "not compared: ..." and why; the asset logs it as a warning, so a person is told without a red
+    check that is no discrepancy."""
 
     passed: bool
     summary: str
     differences: pd.DataFrame = field(default_factory=pd.DataFrame)
+    compared: bool = True
+
+    @classmethod
+    def not_compared(cls, why: str) -> CheckOutcome:
+        """A passing outcome that says it compared nothing, and why (`why` follows "not compared: ")."""
+        return cls(True, f"not compared: {why}", compared=False)
 
 
 @dataclass(frozen=True)

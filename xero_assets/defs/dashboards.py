@@ -7,7 +7,7 @@ share what they read; the datasets themselves are declarative specs with pure bu
 with the builder's reason when it cannot be built, and run the checks on what was just built.
 """
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import dagster as dg
@@ -46,6 +46,26 @@ SPECS = [
 ]
 
 
+def datasets_reading(apis: Iterable[str]) -> list[str]:
+    """The datasets a change to `apis` makes stale: those that read any of them, and every dataset that uses one of
+    those, in build order (DATASETS lists a dataset after the ones it uses, so one pass finds them all)."""
+    changed = set(apis)
+    stale: list[str] = []
+    for spec in DATASETS:
+        if changed.intersection(spec.reads) or set(stale).intersection(spec.uses):
+            stale.append(spec.name)
+    return stale
+
+
+def run_selection(apis: Sequence[str]) -> tuple[list[dg.AssetKey], list[dg.AssetCheckKey]]:
+    """What a run that syncs `apis` of one tenant materializes: the raw APIs, the datasets they feed, and exactly
+    those datasets' checks, so what the datasets show never lags what was just synced. The one selection of the
+    webhook sensor's runs and of the Integrations page's one-API sync."""
+    datasets = [dataset_key(name) for name in datasets_reading(apis)]
+    checks_of_datasets = [spec.key for spec in checks.CHECK_SPECS if spec.asset_key in datasets]
+    return [raw_key(api) for api in apis] + datasets, checks_of_datasets
+
+
 def granted_apis(scopes: tuple[str, ...]) -> frozenset[str]:
     """The catalog APIs the tenant's scopes allow: how a builder chooses journals or Xero's reports."""
     return frozenset(api.name for api in catalog.SYNCABLE if api.is_granted(scopes))
@@ -77,15 +97,16 @@ def preview_rows(frame: pd.DataFrame) -> dg.MetadataValue:
 
 
 class _FirstChunk:
-    """Passes chunks through to the writer and keeps the first (for the preview) without holding the rest."""
+    """Passes chunks through to the writer and keeps the first with rows (for the preview) without holding the
+    rest."""
 
     def __init__(self, result: pd.DataFrame | Iterable[pd.DataFrame]) -> None:
         self.chunks = [result] if isinstance(result, pd.DataFrame) else result
         self.first = pd.DataFrame()
 
     def __iter__(self) -> Iterator[pd.DataFrame]:
-        for index, chunk in enumerate(self.chunks):
-            if index == 0:
+        for chunk in self.chunks:
+            if self.first.empty:
                 self.first = chunk
             yield chunk
 

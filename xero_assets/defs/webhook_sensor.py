@@ -11,8 +11,12 @@ Each tick reads the pending events (`xero_assets.store.webhook_events`; the rece
   tick (the run coordinator's per-tenant tag limit would queue it anyway; waiting here folds them into one run).
 
 The run selects only `xero/<api>` for the categories that changed (invoices, contacts, credit notes) and reads them
-incrementally from the API's cursor (If-Modified-Since), never from the payload. The events it covers are claimed
-with its run key in the same tick, so no event starts two runs.
+incrementally from the API's cursor (If-Modified-Since), never from the payload. It also rebuilds the tenant's
+dashboard datasets that read those APIs (and the datasets that use them), with their checks, so a changed invoice
+reaches `ar_ageing` or `overdue_invoices` in the same run; the datasets read the warehouse only, so the run reads
+nothing else from Xero (`xero_assets.defs.dashboards.run_selection`, which the Integrations page's one-API sync
+uses too). The events it covers are claimed with its run key in the same tick, so no event starts two
+runs.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from xero_assets.defs.dashboards import run_selection
+from xero_assets.defs.partitions import organisation_tags
 from xero_assets.defs.priorities import WEBHOOK, priority_tags
-from xero_assets.defs.raw import raw_key
 from xero_assets.defs.resources import WarehouseResource, XeroResource
 from xero_assets.store.tokens import ConnectionStatus
 from xero_assets.store.webhook_events import ALREADY_SYNCED, CLAIMED, DROPPED, StoredEvent, WebhookEventStore
@@ -102,7 +107,7 @@ def build_webhook_sensor(
         name=name,
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        asset_selection=[raw_key(api) for api in API_OF_CATEGORY.values()],
+        asset_selection=run_selection(sorted(API_OF_CATEGORY.values()))[0],
         description="Syncs the invoices, contacts or credit notes of the tenants Xero's webhooks say changed.",
     )
     def xero_webhook_sensor(
@@ -154,14 +159,16 @@ def build_webhook_sensor(
             context.log.info(
                 f"{connection.tenant_name}: {len(plan.run_events)} webhook event(s) -> sync {', '.join(plan.run_apis)}"
             )
+            assets, checks = run_selection(plan.run_apis)
             requests.append(
                 dg.RunRequest(
                     run_key=run_key,
                     partition_key=tenant_id,
-                    asset_selection=[raw_key(api) for api in plan.run_apis],
+                    asset_selection=assets,
+                    asset_check_keys=checks,
                     tags={
                         WEBHOOK_TRIGGER_TAG: "webhook",
-                        "xero/organisation": connection.tenant_name,
+                        **organisation_tags(connection.tenant_name),
                         **priority_tags(WEBHOOK),
                     },
                 )

@@ -1,9 +1,10 @@
 """The Starlette app: its shared state (token store, warehouse, Dagster client, sessions), the middleware that loads
 the session and sets the security headers, and the routes of each page.
 
-`create_app(settings, extra_routes=...)` is the one way in; other parts of the project (e.g. a webhook receiver)
-mount their own routes through `extra_routes`. Those get no session or CSRF check of ours (a webhook signs its own
-requests) but do get the security headers.
+`create_app(settings, extra_routes=...)` is the one way in. With a webhook key in the settings it mounts Xero's
+webhook receiver at `/xero/webhooks` (`xero_assets.webhooks.receiver`); other parts of the project may mount their
+own routes through `extra_routes`. Those routes get no session, cookie or CSRF check of ours (Xero posts webhooks
+with no session and signs each one; its docs ask for an answer without cookies) but do get the security headers.
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ from starlette.staticfiles import StaticFiles
 from xero_assets.store.db import database_url_from_env, make_engine
 from xero_assets.store.tokens import TokenStore
 from xero_assets.store.warehouse import Warehouse
+from xero_assets.store.webhook_events import WebhookEventStore
 from xero_assets.web.dagster_runs import DagsterRuns
 from xero_assets.web.datasets import DatasetReader
 from xero_assets.web.render import HERE
-from xero_assets.web.security import SESSION_COOKIE, LoginThrottle, SessionStore
+from xero_assets.web.security import SESSION_COOKIE, LoginThrottle, Session, SessionStore
 from xero_assets.web.settings import WebSettings
+from xero_assets.webhooks.receiver import webhook_routes
 
 log = logging.getLogger("xero_assets.web")
 
@@ -84,17 +87,12 @@ class SessionAndHeaders(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         state: WebState = request.app.state.web
         started = time.perf_counter()
-        sent = request.cookies.get(SESSION_COOKIE)
-        request.state.session = state.sessions.get(sent)
+        pages = request.url.path not in request.app.state.sessionless_paths
+        sent = request.cookies.get(SESSION_COOKIE) if pages else None
+        request.state.session = state.sessions.get(sent) if pages else None
         response = await call_next(request)
-        session = request.state.session
-        if session is not None and session.id != sent:
-            response.set_cookie(
-                SESSION_COOKIE, session.id, httponly=True, secure=True, samesite="lax", path="/",
-                max_age=int(state.settings.session_idle_seconds),
-            )  # fmt: skip
-        elif session is None and sent:
-            response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
+        if pages:  # a webhook (or another extra route) gets no session cookie, set or cleared
+            self._session_cookie(response, request.state.session, sent, state.settings.session_idle_seconds)
         login = _origin(state.settings.xero.authorize_url)
         response.headers.setdefault(
             "Content-Security-Policy",
@@ -112,6 +110,16 @@ class SessionAndHeaders(BaseHTTPMiddleware):
             (time.perf_counter() - started) * 1000,
         )
         return response
+
+    @staticmethod
+    def _session_cookie(response: Response, session: Session | None, sent: str | None, idle_seconds: float) -> None:
+        if session is not None and session.id != sent:
+            response.set_cookie(
+                SESSION_COOKIE, session.id, httponly=True, secure=True, samesite="lax", path="/",
+                max_age=int(idle_seconds),
+            )  # fmt: skip
+        elif session is None and sent:
+            response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
 
 
 def page_routes(settings: WebSettings) -> list[BaseRoute]:
@@ -133,8 +141,12 @@ def page_routes(settings: WebSettings) -> list[BaseRoute]:
 def create_app(
     settings: WebSettings, *, database_url: str | None = None, extra_routes: Sequence[BaseRoute] = ()
 ) -> Starlette:
-    """The Integrations web app. `extra_routes` are mounted beside the pages (before them, so they win)."""
+    """The Integrations web app, with Xero's webhook receiver when `settings.webhook_key` is set. `extra_routes` are
+    mounted beside the pages (before them, so they win)."""
     state = build_state(settings, database_url)
+    outside = list(extra_routes)
+    if settings.webhook_key:
+        outside += webhook_routes(WebhookEventStore(state.warehouse.engine), settings.webhook_key)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -144,9 +156,10 @@ def create_app(
             state.close()
 
     app = Starlette(
-        routes=[*extra_routes, *page_routes(settings)],
+        routes=[*outside, *page_routes(settings)],
         middleware=[Middleware(SessionAndHeaders)],
         lifespan=lifespan,
     )
     app.state.web = state
+    app.state.sessionless_paths = frozenset(route.path for route in outside if isinstance(route, Route))
     return app

@@ -84,18 +84,29 @@ mutation AddTenant($name: String!, $key: String!, $repositorySelector: Repositor
   }
 }"""
 
+# Why the checks are found through the tenant's latest materialization and not `assetCheckExecutions(partition:)`:
+# the datasets' checks are declared unpartitioned on the partitioned `dashboards` multi-asset (partitioned checks are
+# a preview in Dagster 1.13), so Dagster stores their evaluations with no partition, and a partition filter finds
+# none. Each check runs in the step that writes its dataset, right after it, so a dataset's latest materialization
+# for the tenant is in the run that holds its checks' latest results for that tenant (each evaluation also targets
+# that materialization). This costs one query plus one per run read, however many tenants share the checks' history.
 _CHECKS_QUERY = """
-query DatasetChecks($assetKeys: [AssetKeyInput!]) {
+query DatasetChecks($assetKeys: [AssetKeyInput!], $partition: String!) {
   assetNodes(assetKeys: $assetKeys) { assetKey { path }
+    assetMaterializations(partitions: [$partition], limit: 1) { runId }
     assetChecksOrError { __typename ... on AssetChecks { checks { name description } } } }
 }"""
 
-_CHECK_EXECUTIONS = """
-query CheckExecutions($assetKey: AssetKeyInput!, $checkName: String!, $partition: String) {
-  assetCheckExecutions(assetKey: $assetKey, checkName: $checkName, partition: $partition, limit: 1) {
-    status evaluation { success severity description }
+_CHECK_EVALUATIONS = """
+query CheckEvaluations($runId: ID!, $after: String) {
+  logsForRun(runId: $runId, afterCursor: $after, limit: 1000) {
+    __typename
+    ... on EventConnection { cursor hasMore events { __typename
+      ... on AssetCheckEvaluationEvent { evaluation { assetKey { path } checkName success } } } }
+    ... on PythonError { message }
   }
 }"""
+MAX_EVENT_PAGES = 50  # a tenant's full sync logs a few hundred events; stop reading a pathological run at 50,000
 
 
 @dataclass(frozen=True)
@@ -105,7 +116,7 @@ class CheckView:
     asset: str
     name: str
     description: str
-    status: str  # SUCCEEDED, FAILED, IN_PROGRESS, SKIPPED, EXECUTION_FAILED, or NOT_RUN
+    status: str  # SUCCEEDED, FAILED, or NOT_RUN (the tenant's dataset was never built)
 
 
 class DagsterRuns:
@@ -208,24 +219,43 @@ class DagsterRuns:
         return None
 
     def checks(self, asset_keys: Sequence[str], tenant_id: str) -> list[CheckView]:
-        """The latest result of every asset check on `asset_keys` for one tenant's partition."""
-        data = self._query(_CHECKS_QUERY, {"assetKeys": [{"path": key.split("/")} for key in asset_keys]})
+        """The latest result of every asset check on `asset_keys` for one tenant's partition: from the run of each
+        dataset's latest materialization for the tenant (NOT_RUN when the tenant's dataset was never built)."""
+        data = self._query(
+            _CHECKS_QUERY, {"assetKeys": [{"path": key.split("/")} for key in asset_keys], "partition": tenant_id}
+        )
+        results: dict[str, dict[tuple[str, str], bool]] = {}
         out = []
         for node in data["assetNodes"]:
             asset = "/".join(node["assetKey"]["path"])
-            checks = node["assetChecksOrError"]
-            for check in checks.get("checks") or []:
-                executions = self._query(
-                    _CHECK_EXECUTIONS,
-                    {
-                        "assetKey": {"path": node["assetKey"]["path"]},
-                        "checkName": check["name"],
-                        "partition": tenant_id,
-                    },
-                )["assetCheckExecutions"]
-                status = executions[0]["status"] if executions else "NOT_RUN"
+            latest = node.get("assetMaterializations") or []
+            run_id = latest[0]["runId"] if latest else None
+            if run_id is not None and run_id not in results:
+                results[run_id] = self._check_results(run_id)
+            passed = results.get(run_id, {}) if run_id else {}
+            for check in node["assetChecksOrError"].get("checks") or []:
+                outcome = passed.get((asset, check["name"]))
+                status = "NOT_RUN" if outcome is None else "SUCCEEDED" if outcome else "FAILED"
                 out.append(CheckView(asset, check["name"], check.get("description") or "", status))
         return sorted(out, key=lambda c: (c.asset, c.name))
+
+    def _check_results(self, run_id: str) -> dict[tuple[str, str], bool]:
+        """{(asset key, check name): passed} of every check evaluated in one run (the last, if one ran twice)."""
+        found: dict[tuple[str, str], bool] = {}
+        after = None
+        for _ in range(MAX_EVENT_PAGES):
+            answer = self._query(_CHECK_EVALUATIONS, {"runId": run_id, "after": after})["logsForRun"]
+            if answer["__typename"] != "EventConnection":
+                log.warning("reading the checks of run %s: %s", run_id, answer.get("message", answer["__typename"]))
+                return found
+            for event in answer["events"]:
+                evaluation = event.get("evaluation") if event["__typename"] == "AssetCheckEvaluationEvent" else None
+                if evaluation:
+                    found["/".join(evaluation["assetKey"]["path"]), evaluation["checkName"]] = evaluation["success"]
+            if not answer["hasMore"]:
+                break
+            after = answer["cursor"]
+        return found
 
     # --- plumbing -------------------------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-"""`xero-assets serve`: the Integrations page on one port, refusing clearly when that port is taken (rather than
-printing a URL that some other program answers)."""
+"""`xero-assets serve`: the Integrations page and Xero's webhook receiver on one port, refusing clearly when that
+port is taken (rather than printing a URL that some other program answers)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from collections.abc import Sequence
 
 from starlette.routing import BaseRoute
 
+from xero_assets.web.settings import WebSettings
+from xero_assets.webhooks.receiver import WEBHOOK_PATH
+from xero_assets.webhooks.signature import WEBHOOK_KEY_ENV
 from xero_assets.xero.config import ConfigError
 
 
@@ -27,17 +30,24 @@ def check_port_free(host: str, port: int, what: str = "the Integrations page") -
             ) from None  # fmt: skip
 
 
+def webhooks_line(settings: WebSettings, host: str, port: int) -> str:
+    """Where Xero's webhooks are received, or why they are not: said at start, not found out when Xero gives up."""
+    if settings.webhook_key:
+        return f"Xero's webhooks at http://{host}:{port}{WEBHOOK_PATH} (register its public https URL with Xero)"
+    return f"no Xero webhooks received: set {WEBHOOK_KEY_ENV} to your webhook key to receive them at {WEBHOOK_PATH}"
+
+
 def serve(host: str, port: int, *, extra_routes: Sequence[BaseRoute] = ()) -> None:
     """Serve until interrupted. Settings come from the environment (see xero_assets.web.settings)."""
     import uvicorn
 
     from xero_assets.web.app import create_app
-    from xero_assets.web.settings import WebSettings
 
     settings = WebSettings.from_env()
     check_port_free(host, port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = create_app(settings, extra_routes=extra_routes)
+    print(f"the Integrations page at http://{host}:{port}/; {webhooks_line(settings, host, port)}", flush=True)
     # access_log off: uvicorn's line carries the query string, and the OAuth callback's holds the code. The app
     # logs each request itself, path only.
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")

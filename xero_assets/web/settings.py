@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from xero_assets.webhooks.signature import WEBHOOK_KEY_ENV
 from xero_assets.xero.config import ConfigError, XeroAppConfig
 from xero_assets.xero.scopes import ScopeStyle
 
@@ -20,13 +21,15 @@ MIN_PASSWORD_LENGTH = 12
 
 @dataclass(frozen=True)
 class WebSettings:
-    """The admin password, the Xero app, where Dagster's webserver answers, and which scope style the app uses."""
+    """The admin password, the Xero app, where Dagster's webserver answers, which scope style the app uses, and the
+    app's webhook key (empty: `serve` receives no webhooks, since it could verify none)."""
 
     admin_password: str = field(repr=False)
     xero: XeroAppConfig
     dagster_url: str = DEFAULT_DAGSTER_URL
     scope_style: ScopeStyle = ScopeStyle.BROAD
     session_idle_seconds: float = 8 * 3600.0
+    webhook_key: str = field(default="", repr=False)
 
     @property
     def callback_path(self) -> str:
@@ -54,4 +57,4 @@ class WebSettings:
         dagster_url = (env.get(DAGSTER_URL_ENV, "").strip() or DEFAULT_DAGSTER_URL).rstrip("/")
         if urlsplit(dagster_url).scheme not in ("http", "https"):
             raise ConfigError(f"{DAGSTER_URL_ENV}={dagster_url!r} is not a URL: set it to Dagster's webserver URL")
-        return cls(password, XeroAppConfig.from_env(env), dagster_url, style)
+        return cls(password, XeroAppConfig.from_env(env), dagster_url, style, webhook_key=env.get(WEBHOOK_KEY_ENV, ""))

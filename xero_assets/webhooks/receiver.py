@@ -1,5 +1,6 @@
-"""The webhook receiver: a small Starlette app that `xero-assets webhooks` serves alone and `xero-assets serve` can
-mount (`webhook_routes`).
+"""The webhook receiver: a small Starlette app that `xero-assets webhooks` serves alone and `xero-assets serve`
+mounts beside the Integrations page (`webhook_routes`, outside its admin login and CSRF checks: Xero signs each
+delivery instead).
 
 What Xero asks of it (developer.xero.com/documentation/webhooks/configuring-your-server): answer within 5 seconds,
 200 with an empty body and no cookies for a correctly signed delivery, 401 for any other, including during "intent to
@@ -21,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from xero_assets.store.webhook_events import MalformedEvent, WebhookEventStore
-from xero_assets.webhooks.signature import SIGNATURE_HEADER, is_signed_by
+from xero_assets.webhooks.signature import SIGNATURE_HEADER, WEBHOOK_KEY_ENV, is_signed_by
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +82,10 @@ def serve_receiver(host: str, port: int, path: str = WEBHOOK_PATH) -> None:
 
     from xero_assets.store.db import database_url_from_env, make_engine
 
-    key = os.environ.get("XERO_WEBHOOK_KEY", "")
+    key = os.environ.get(WEBHOOK_KEY_ENV, "")
     if not key:
         raise SystemExit(
-            "xero-assets webhooks: set XERO_WEBHOOK_KEY to the webhook key of your Xero app (developer.xero.com, "
+            f"xero-assets webhooks: set {WEBHOOK_KEY_ENV} to the webhook key of your Xero app (developer.xero.com, "
             "your app, Webhooks); without it no delivery can be verified."
         )
     store = WebhookEventStore(make_engine(database_url_from_env()))

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 
 SIGNATURE_HEADER = "x-xero-signature"
+WEBHOOK_KEY_ENV = "XERO_WEBHOOK_KEY"  # the app's webhook key, as developer.xero.com shows it (your app, Webhooks)
 
 
 def signature_of(key: str, body: bytes) -> str:

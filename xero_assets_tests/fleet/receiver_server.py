@@ -1,5 +1,5 @@
-"""The webhook receiver served by uvicorn on loopback in a thread, stoppable and restartable on the same port (a
-receiver that was down and came back)."""
+"""An ASGI app (the webhook receiver, or a Dagster webserver) served by uvicorn on loopback in a thread, stoppable and
+restartable on the same port (a receiver that was down and came back)."""
 
 from __future__ import annotations
 

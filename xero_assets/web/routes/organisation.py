@@ -1,6 +1,7 @@
 """One organisation: Detail (a row per Xero API with a Sync Data button), Sync all, and Remove.
 
-Sync Data launches a Dagster run of that API's asset for the tenant's partition; the page then shows the run's
+Sync Data launches a Dagster run of that API's asset for the tenant's partition, with the dashboard datasets built
+from it and their checks (as a webhook run does); the page then shows the run's
 progress (refreshing itself while a run is queued or running, no script needed) and links to it in Dagster's UI.
 Remove deletes the connection at Xero and marks the organisation inactive here; its data stays unless the admin
 also ticks "delete its synced data".
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -42,9 +43,22 @@ def tenant_asset_keys() -> tuple[str, ...]:
     return tuple(sorted(key.to_user_string() for key in keys))
 
 
+def sync_asset_keys(api: str | None) -> tuple[str, ...]:
+    """What a sync of one API launches (the webhook sensor's selection: the API and the datasets built from it, so
+    the dashboards show what was just synced) or, for None, every asset of the organisation. The launch names no
+    checks: Dagster then runs every check of the selected datasets, which is what that selection's checks are."""
+    if api is None:
+        return tenant_asset_keys()
+    from xero_assets.defs.dashboards import run_selection
+
+    assets, _checks = run_selection([catalog.get(api).name])
+    return tuple(key.to_user_string() for key in assets)
+
+
 def launch_sync(state, connection: Connection, api: str | None, *, source: str = "web") -> str:  # type: ignore[no-untyped-def]
-    """Start a run for one API (`api`) or the whole organisation (None); returns the run id."""
-    keys: Sequence[str] = [f"xero/{catalog.get(api).name}"] if api else tenant_asset_keys()
+    """Start a run for one API (`api`) and the datasets it feeds, or the whole organisation (None); returns the run
+    id."""
+    keys = sync_asset_keys(api)
     return state.dagster.launch(connection.tenant_id, connection.tenant_name, keys, source=source)
 
 
