@@ -147,7 +147,7 @@ def test_lists_single_records_and_truth_agree_on_ids_for_small_organisations(see
 
 @pytest.mark.slow
 @pytest.mark.parametrize("size", ["medium", "large"])
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(min_value=0, max_value=10**6), index=st.integers(min_value=0, max_value=3))
 def test_lists_single_records_and_truth_agree_on_ids_for_larger_organisations(size: str, seed: int, index: int) -> None:
     check_ids_agree(_books(seed, index, size))
