@@ -8,16 +8,24 @@ limits off, wire encoding) when the server package is present.
     python benchmarks/bench_sandbox.py                 # large, with small and medium for the ratios
     python benchmarks/bench_sandbox.py --size medium   # quicker
     pytest -m slow benchmarks/bench_sandbox.py         # the same, asserting the goals
+
+    # this checkout against another, side by side: each run a fresh process (PYTHONPATH at its checkout), the two
+    # interleaved so machine load falls on both alike; prints readiness and page times of each and their ratios
+    python benchmarks/bench_sandbox.py --baseline /path/to/old/checkout --size medium --runs 3
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,6 +64,11 @@ def counts(books: Books) -> dict[str, int]:
     return out
 
 
+def _page_length(books: Books, page: int) -> int:
+    """How many invoices page `page` holds: 1,000, or fewer on the last page (a small organisation has one)."""
+    return max(0, min(PAGE_SIZE, len(books.collections["invoices"]) - (page - 1) * PAGE_SIZE))
+
+
 def _median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
@@ -71,7 +84,7 @@ def page_in_process(books: Books, pages: list[int]) -> dict[str, float]:
         t1 = time.perf_counter()
         body = json.dumps({"Invoices": result.records, "pagination": result.pagination}).replace("/", "\\/")
         t2 = time.perf_counter()
-        assert len(result.records) == PAGE_SIZE and body
+        assert len(result.records) == _page_length(books, page) and body
         render.append(t1 - t0)
         encode.append(t2 - t1)
     total = [r + e for r, e in zip(render, encode, strict=True)]
@@ -105,16 +118,17 @@ def page_over_http(books: Books, pages: list[int]) -> dict[str, float] | None:
             },
         ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}", "xero-tenant-id": books.tenant_id, "Accept": "application/json"}
-        samples = []
+        samples, cpu = [], []
         for page in pages:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             response = http.get(f"{sb.base_url}/api.xro/2.0/Invoices", params={"page": page, "pageSize": PAGE_SIZE},
                                 headers=headers)  # fmt: skip
             body = response.content
             samples.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)  # the server runs in this process: its threads' CPU counts too
             assert response.status_code == 200, response.text[:300]
-            assert len(json.loads(body)["Invoices"]) == PAGE_SIZE
-    return {"total_ms": _median_ms(samples)}
+            assert len(json.loads(body)["Invoices"]) == _page_length(books, page)
+    return {"total_ms": _median_ms(samples), "cpu_ms": _median_ms(cpu)}
 
 
 def run(size: str, tenants: int, compare: bool, http: bool, report: Callable[[str], Any] = print) -> dict[str, Any]:
@@ -205,14 +219,113 @@ def test_large_is_ready_in_under_a_minute_and_serves_a_1000_invoice_page_in_unde
     assert all(results["ordered"][order]["ratio"] <= ORDER_GOAL for order in ORDERS), results["ordered"]
 
 
+# --- two checkouts side by side ---------------------------------------------------------------------------------
+RATIO_GOAL = 1.2  # issue 10: readiness and page times within 1.2x of the sandbox before it
+HERE = Path(__file__).resolve().parent.parent  # this checkout
+METRICS = {"ready_s": "ready (s)", "ready_cpu_s": "ready, CPU (s)",
+           "page_in_process_ms": "page in process (ms)", "page_in_process_cpu_ms": "page in process, CPU (ms)",
+           "page_ordered_ms": "page, UpdatedDateUTC ASC (ms)", "page_ordered_cpu_ms": "page, ordered, CPU (ms)",
+           "page_over_http_ms": "page over HTTP (ms)", "page_over_http_cpu_ms": "page over HTTP, CPU (ms)"}  # fmt: skip
+
+
+def measure(size: str, tenants: int) -> dict[str, Any]:
+    """One run's figures for whichever checkout `xero_assets` is imported from (the --worker side): wall-clock
+    and this process's CPU time (on a loaded machine the CPU time is the steadier measure of the code's cost)."""
+    import xero_assets
+
+    cpu = time.process_time()
+    books, seconds = build(size, tenants)
+    ready_cpu = time.process_time() - cpu
+    page_count = -(-len(books.collections["invoices"]) // PAGE_SIZE)
+    pages = sorted({1, max(1, page_count // 2), max(1, page_count - 1)}) * 3
+    api = catalog.get("invoices")
+
+    def page(params: dict[str, str]) -> tuple[float, float]:
+        query = Query.from_params({**api.endpoint.params, **params, "pageSize": str(PAGE_SIZE)})
+        t0, c0 = time.perf_counter(), time.process_time()
+        result = books.list(api, api.endpoint, query)
+        body = json.dumps({"Invoices": result.records, "pagination": result.pagination}).replace("/", "\\/")
+        assert len(result.records) == _page_length(books, int(params["page"])) and body
+        return (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
+
+    plain = [page({"page": str(p)}) for p in pages]
+    page({"page": "1", "order": "UpdatedDateUTC ASC"})  # the first page of an order pays for it once
+    ordered = [page({"page": str(p), "order": "UpdatedDateUTC ASC"}) for p in pages]
+    over_http = page_over_http(books, pages) or {}
+    return {
+        "checkout": str(Path(xero_assets.__file__).resolve().parent.parent),
+        "invoices": len(books.collections["invoices"]),
+        "ready_s": seconds,
+        "ready_cpu_s": ready_cpu,
+        "page_in_process_ms": statistics.median(w for w, _ in plain),
+        "page_in_process_cpu_ms": statistics.median(c for _, c in plain),
+        "page_ordered_ms": statistics.median(w for w, _ in ordered),
+        "page_ordered_cpu_ms": statistics.median(c for _, c in ordered),
+        "page_over_http_ms": over_http.get("total_ms"),
+        "page_over_http_cpu_ms": over_http.get("cpu_ms"),
+    }
+
+
+def _run_worker(checkout: Path, size: str, tenants: int) -> dict[str, Any]:
+    """Measure in a fresh process whose `xero_assets` is `checkout`'s (PYTHONPATH first, run from there)."""
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    argv = [sys.executable, str(Path(__file__).resolve()), "--worker", "--size", size, "--tenants", str(tenants)]
+    done = subprocess.run(argv, cwd=checkout, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"the run for {checkout} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if Path(result["checkout"]) != checkout:
+        raise SystemExit(f"the run for {checkout} imported xero_assets from {result['checkout']}: check PYTHONPATH")
+    return result
+
+
+def compare(baseline: Path, sizes: list[str], tenants: int, runs: int, report: Callable[[str], Any] = print) -> dict:
+    """Each size `runs` times per checkout, alternating which goes first; medians and this/baseline ratios."""
+    checkouts = {"this": HERE, "baseline": baseline.resolve()}
+    if not (checkouts["baseline"] / "xero_assets" / "sandbox").is_dir():
+        raise SystemExit(f"--baseline {baseline} is not a xero-assets checkout (no xero_assets/sandbox there)")
+    report(f"this: {checkouts['this']}  baseline: {checkouts['baseline']}  ({runs} runs each, interleaved; medians)")
+    report("CPU is this process's CPU time (the server's threads included): steadier than wall time under load")
+    out: dict[str, Any] = {}
+    for size in sizes:
+        samples: dict[str, list[dict[str, Any]]] = {"this": [], "baseline": []}
+        for n in range(runs):
+            for name in ("this", "baseline") if n % 2 == 0 else ("baseline", "this"):
+                samples[name].append(_run_worker(checkouts[name], size, tenants))
+        rows = {}
+        for key, label in METRICS.items():
+            medians = {}
+            for name, results in samples.items():
+                values = [r[key] for r in results if r[key] is not None]
+                medians[name] = statistics.median(values) if values else None
+            if medians["this"] is None or medians["baseline"] is None:
+                continue
+            ratio = medians["this"] / max(medians["baseline"], 1e-9)
+            rows[key] = {**medians, "ratio": ratio}
+            flag = "" if ratio <= RATIO_GOAL else f"  OVER {RATIO_GOAL}x"
+            report(f"{size:>6} {label:36} this {medians['this']:9.2f}  baseline {medians['baseline']:9.2f}  "
+                   f"ratio {ratio:5.2f}x{flag}")  # fmt: skip
+        out[size] = {"invoices": samples["this"][0]["invoices"], "metrics": rows}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", default="large", choices=("small", "medium", "large"))
     parser.add_argument("--tenants", type=int, default=3, help="organisations per world (the CLI's default is 3)")
     parser.add_argument("--no-compare", action="store_true", help="skip building the smaller sizes for ratios")
     parser.add_argument("--no-http", action="store_true", help="skip the over-HTTP measurement")
+    parser.add_argument("--baseline", type=Path, help="another checkout to compare against, side by side")
+    parser.add_argument("--sizes", help="with --baseline: comma-separated sizes (default: --size)")
+    parser.add_argument("--runs", type=int, default=3, help="with --baseline: runs per checkout and size")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # one run, one JSON line
     args = parser.parse_args()
-    run(args.size, args.tenants, compare=not args.no_compare, http=not args.no_http)
+    if args.worker:
+        print(json.dumps(measure(args.size, args.tenants)))
+    elif args.baseline is not None:
+        compare(args.baseline, (args.sizes or args.size).split(","), args.tenants, args.runs)
+    else:
+        run(args.size, args.tenants, compare=not args.no_compare, http=not args.no_http)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,10 @@ Everything else reads this table. The sandbox serves exactly these endpoints wit
 semantics, the client pages them the way each entry says, the warehouse keys rows by `id_field`, and the Dagster
 layer builds one asset per entry. Adding a Xero API is one entry here (plus typed columns if a dataset needs them).
 
-The facts come from Xero's OpenAPI specs (../shared/xero-openapi, checked by `xero_assets_tests/test_catalog.py`)
-and from ../shared/docs/xero-api.md for what the specs do not say (granular scopes, which lists page).
+The facts come from Xero's OpenAPI specs (XeroAPI/Xero-OpenAPI, vendored in xero_assets_tests/openapi and checked by
+`xero_assets_tests/test_catalog.py`) and, for what the specs do not say, from Xero's docs: the 2026 granular scopes
+(https://developer.xero.com/faq/granular-scopes) and which lists take pageSize, up to 1,000
+(https://developer.xero.com/documentation/api/accounting/requests-and-responses).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class Paging(StrEnum):
     PAGE_SIZE = "page_size"  # page (1-based) + pageSize up to 1000, with a `pagination` object
     PAGE_ONLY = "page_only"  # page only, 100 a page, no pagination object: stop on a short page
     OFFSET = "offset"  # Journals: offset = last JournalNumber, 100 at most, oldest first
-    PER_EMPLOYEE = "per_employee"  # NZ/UK leave: one call per employee, path holds {EmployeeID}
+    PER_EMPLOYEE = "per_employee"  # NZ/UK leave, leave balances: one call per employee, path holds {EmployeeID}
 
 
 class Kind(StrEnum):
@@ -253,6 +255,19 @@ CATALOG: tuple[XeroApi, ...] = (
         _PAYROLL,
         regional=MappingProxyType({
             country: Endpoint(ApiBase.PAYROLL_V2, "/Employees/{EmployeeID}/Leave", "leave", "leaveID", P.PER_EMPLOYEE, False, "updatedDateUTC")
+            for country in ("NZ", "GB")
+        }),
+        countries=frozenset({"AU", "NZ", "GB"}),
+    ),
+    # Leave balances: AU payroll carries them only on the single employee (GET /Employees/{EmployeeID} answers the
+    # full record with LeaveBalances; the list leaves them out), NZ and UK serve them per employee with no id of
+    # their own, so the sync stores one record per employee holding its list. One call per employee either way.
+    XeroApi(
+        "payroll_leave_balances", "Payroll leave balances", Interface.PAYROLL,
+        Endpoint(ApiBase.PAYROLL_AU, "/Employees/{EmployeeID}", "Employees", "EmployeeID", P.PER_EMPLOYEE, False, "UpdatedDateUTC"),
+        _PAYROLL,
+        regional=MappingProxyType({
+            country: Endpoint(ApiBase.PAYROLL_V2, "/Employees/{EmployeeID}/LeaveBalances", "leaveBalances", None, P.PER_EMPLOYEE)
             for country in ("NZ", "GB")
         }),
         countries=frozenset({"AU", "NZ", "GB"}),

@@ -38,6 +38,7 @@ from xero_assets.sync import (
     TenantClientLike,
     TenantSyncError,
     aged_contacts_due,
+    per_employee_due,
     sync_api,
     sync_tenant,
     tenant_country,
@@ -137,6 +138,23 @@ def _item_count(client: TenantClientLike, endpoint: catalog.Endpoint) -> int:
     return int((body.get("pagination") or {}).get("itemCount") or 0)
 
 
+def _employee_count(client: TenantClientLike, warehouse: Warehouse, country: str) -> tuple[int, int]:
+    """(payroll employees, probe calls): those stored, or before the first read the first page of the list (payroll
+    2.0 states its itemCount; AU's page-only list is counted, galloping past a full page of 100)."""
+    if warehouse.state(client.tenant_id, "payroll_employees").last_completed is not None:
+        return warehouse.count(client.tenant_id, "payroll_employees"), 0
+    endpoint = catalog.get("payroll_employees").endpoint_for(country)
+    if endpoint is None:
+        return 0, 0
+    body = client.get_json(endpoint.full_path, {"page": "1"})
+    listed = len(body.get(endpoint.json_key) or [])
+    count = (body.get("pagination") or {}).get("itemCount")
+    if count is not None or listed < catalog.PAGE_ONLY_SIZE:
+        return int(count if count is not None else listed), 1
+    pages, calls = _page_count(client, endpoint)
+    return pages * catalog.PAGE_ONLY_SIZE, 1 + calls
+
+
 def _journal_count(client: TenantClientLike, endpoint: catalog.Endpoint) -> tuple[int, int]:
     """(highest JournalNumber, calls) by galloping on offset: offset=N answers the journals numbered after N."""
     calls = 0
@@ -205,6 +223,8 @@ def estimate(
     per_api: dict[str, int] = {}
     unread: list[tuple[XeroApi, catalog.Endpoint]] = []
     aged: list[str] = []
+    employees: int | None = None
+    employee_probes = 0
     for api in apis:
         endpoint = api.endpoint_for(country or "")
         if api.removed or endpoint is None or not api.is_granted(scopes):
@@ -223,11 +243,16 @@ def estimate(
                 per_api[api.name] = len(reports.incremental(requests, current, [r.period for r in requests]))
         elif state.last_completed is None and endpoint.paging in (Paging.OFFSET, Paging.PAGE_SIZE, Paging.PAGE_ONLY):
             unread.append((api, endpoint))
-        elif endpoint.paging is Paging.PER_EMPLOYEE:
-            per_api[api.name] = max(1, warehouse.count(tenant, "payroll_employees"))
+        elif endpoint.paging is Paging.PER_EMPLOYEE:  # leave, leave balances (at most daily): one call per employee
+            if not per_employee_due(warehouse, tenant, api.name):
+                per_api[api.name] = 0
+                continue
+            if employees is None:
+                employees, employee_probes = _employee_count(client, warehouse, country or "")
+            per_api[api.name] = max(1, employees)
         else:
             per_api[api.name] = 1
-    probes, rough = 0, 0
+    probes, rough = employee_probes, 0
     if unread:
         invoices = next((e for a, e in unread if a.name == "invoices"), None)
         rough = _item_count(client, invoices) if invoices else 0

@@ -281,7 +281,8 @@ def sync_api(
             elif endpoint.paging is Paging.OFFSET:
                 _sync_offset(run, endpoint, state, full_refresh)
             elif endpoint.paging is Paging.PER_EMPLOYEE:
-                _sync_per_employee(run, endpoint, state)
+                if full_refresh or per_employee_due(warehouse, client.tenant_id, api.name):
+                    _sync_per_employee(run, endpoint, state)
             else:
                 _sync_scan(run, endpoint, state, full_refresh)
         except ScopeNotGranted as exc:
@@ -378,8 +379,25 @@ def _sync_offset(run: _Run, endpoint: catalog.Endpoint, state: SyncState, full_r
     wh.save_state(tenant, run.api.name, replace(state, paused_until=None, last_completed=now_utc()))
 
 
+# Leave balances move only when a pay run is posted, so a routine sync reads them (one call per employee) at most
+# once a day: hourly, a 60-employee tenant would spend 1,440 of its 5,000 daily calls on unchanged figures.
+BALANCES_REREAD = timedelta(hours=24)
+
+
+def per_employee_due(warehouse: Warehouse, tenant_id: str, api_name: str) -> bool:
+    """Whether a routine sync reads this per-employee API: leave every time (a new request matters the hour it is
+    made); leave balances when last read a day ago or more, or when an employee has none stored yet."""
+    if api_name != "payroll_leave_balances":
+        return True
+    last = warehouse.state(tenant_id, api_name).last_completed
+    if last is None or now_utc() - last >= BALANCES_REREAD:
+        return True
+    return warehouse.count(tenant_id, api_name) < warehouse.count(tenant_id, "payroll_employees")
+
+
 def _sync_per_employee(run: _Run, endpoint: catalog.Endpoint, state: SyncState) -> None:
-    """NZ/UK leave: one call per payroll employee (from the warehouse), read whole, so deletions are found too."""
+    """NZ/UK leave, leave balances: one call per payroll employee (from the warehouse), read whole, so deletions are
+    found too. NZ/UK balances have no id of their own: each employee's list is stored as one record keyed by them."""
     wh, tenant = run.warehouse, run.tenant_id
     employee_ids = [str(e.get("employeeID") or e.get("EmployeeID")) for e in wh.records(tenant, "payroll_employees")]
     scan_started = now_utc()
@@ -387,8 +405,11 @@ def _sync_per_employee(run: _Run, endpoint: catalog.Endpoint, state: SyncState) 
     for employee_id in employee_ids:
         for page in run.client.iter_pages(endpoint, employee_ids=(employee_id,)):
             run.page_seen(page.records)
+            records, id_field = page.records, endpoint.id_field
+            if id_field is None:
+                records, id_field = [{"employeeID": employee_id, endpoint.json_key: page.records}], "employeeID"
             run.result.counts += wh.write_records(
-                tenant, run.api.name, page.records, id_field=endpoint.id_field, updated_field=endpoint.updated_field,
+                tenant, run.api.name, records, id_field=id_field, updated_field=endpoint.updated_field,
                 seen_at=now_utc(), touch_unchanged=True, typed_extra={"employeeid": employee_id},
             )  # fmt: skip
     run.flag_missing(scan_started, replace(state, last_completed=now_utc(), paused_until=None))
@@ -618,7 +639,7 @@ def failure_reason(exc: BaseException) -> str:
 # Read after the rest: they use what the first waves stored (country; payroll employees; the journals and documents
 # that say which report months and linked transactions changed; outstanding invoices).
 _FIRST = ("organisation",)
-_LAST = ("payroll_leave", "linked_transactions")
+_LAST = ("payroll_leave", "payroll_leave_balances", "linked_transactions")
 
 
 def _reads_last(api: XeroApi) -> bool:

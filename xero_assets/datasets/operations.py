@@ -168,12 +168,8 @@ def _build_headcount(inputs: DatasetInputs, _: Mapping[str, pd.DataFrame]) -> pd
 
 
 def _build_leave_balances(inputs: DatasetInputs, _: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """From `payroll_leave_balances`: AU's single employee records, NZ/UK's per-employee lists (the same table)."""
     _require_payroll(inputs)
-    if inputs.organisation.country != "AU":
-        raise DatasetSkipped(
-            f"leave balances are read from AU payroll's employee records; {inputs.organisation.country} payroll "
-            "serves them per employee (/Employees/{id}/LeaveBalances), which this sync does not read yet"
-        )
     return leave_balances(
         inputs.typed("xero_payroll_employees", ("id", "firstname", "lastname")),
         inputs.typed("xero_payroll_leave_balances"),
@@ -208,8 +204,9 @@ DATASETS = (
     ),
     DatasetSpec(
         name="payroll_leave_balances",
-        description="Leave balance per employee and leave type, in Xero's units (AU payroll; payroll scope needed).",
-        reads=("payroll_employees",),
+        description="Leave balance per employee and leave type, in Xero's units: hours (AU) or days (NZ, UK); "
+        "payroll scope needed.",
+        reads=("payroll_employees", "payroll_leave_balances"),
         key=("employee_id", "leave_type_id"),
         build=_build_leave_balances,
     ),

@@ -1,10 +1,12 @@
 """Xero's identity service as state and rules, without HTTP: apps, users, consent, codes, tokens, connections.
 
-The HTTP side (authorize page, token endpoint, /connections) lives in `identity_routes`; this module decides what
-Xero would answer. It reproduces what clients get wrong against real Xero (../shared/docs/xero-api.md §1, §9):
-single-use codes that expire in 5 minutes, PKCE S256, access tokens that live 1800 s, refresh tokens only with
-offline_access and rotated on every use (the superseded one keeps working for a 30-minute grace, unused ones die
-after 60 days), id_tokens only with openid, and revocation that removes the user's connections to the app.
+The HTTP side (authorize page, token endpoint, /connections) lives in `identity_routes`; this module decides what Xero
+would answer. It reproduces what clients get wrong against real Xero, as Xero's OAuth 2.0 docs state it
+(https://developer.xero.com/documentation/guides/oauth2/auth-flow/, .../oauth2/pkce-flow/, and the token FAQ at
+https://developer.xero.com/faq/oauth2/): single-use codes that expire in 5 minutes, PKCE S256, access tokens that live
+1800 s, refresh tokens only with offline_access and rotated on every use (the superseded one keeps working for a
+30-minute grace, unused ones die after 60 days), id_tokens only with openid, and revocation that removes the user's
+connections to the app.
 
 Every time comes from the sandbox `Clock`, so tests expire tokens by moving the clock. State is guarded by one lock
 because uvicorn serves requests concurrently and the books run in worker threads.
@@ -40,7 +42,8 @@ IDENTITY_SCOPES = frozenset({"openid", "profile", "email"})
 OFFLINE_ACCESS = "offline_access"
 
 # Scopes Xero knows besides those the catalog reads with (write and non-synced areas): asking for them is valid,
-# asking for anything else is invalid_scope. Source: ../shared/docs/xero-api.md §2.
+# asking for anything else is invalid_scope. Source: the `security` scopes of Xero's OpenAPI specs (xero_accounting.yaml
+# and the payroll specs, XeroAPI/Xero-OpenAPI) and https://developer.xero.com/documentation/guides/oauth2/scopes/.
 _OTHER_SCOPES = (
     "accounting.attachments",
     "accounting.attachments.read",

@@ -1,9 +1,10 @@
 """Xero's rate limits: per tenant 5 in flight, 60 a minute, 5,000 a day (1,000 on Starter); 10,000 a minute per app.
 
-Windows are FIXED and each tenant's starts with its own first call, as Xero says ("reset time differs per tenant",
-../shared/docs/xero-api.md §3), so a client must read Retry-After instead of assuming minute boundaries. Windows run on
-the sandbox clock and their lengths are settable, so a test reaches the minute limit in seconds or resets a day
-window by advancing the clock. A refused call does not count against any window.
+Windows are FIXED and each tenant's starts with its own first call: Xero's limits page says the reset time differs per
+tenant and that a 429 carries `Retry-After` (https://developer.xero.com/documentation/guides/oauth2/limits/), so a
+client must read Retry-After instead of assuming minute boundaries. Windows run on the sandbox clock and their lengths
+are settable, so a test reaches the minute limit in seconds or resets a day window by advancing the clock. A refused
+call does not count against any window.
 """
 
 from __future__ import annotations

@@ -7,9 +7,10 @@ read-only, and stats count the attempt), the catalog route (404 plain text), sco
 the organisation's region and removed endpoints (404), then the books and the wire format.
 
 Which path serves which API comes from the catalog alone (`Endpoint.full_path`), so there is no second table here.
-Paths are matched as Xero's router matches them (see ../shared/docs/xero-api.md, "Routing quirks"): case-insensitively
-(tap-xero requests `stream_id.title()` paths, other clients lowercase ones, payroll clients `/employees`), with or
-without one trailing slash, and `/Organisations` (pyxero's and tap-xero's spelling) as `/Organisation`. Anything else
+Paths are matched as Xero's router matches them, which long-lived clients rely on against production Xero:
+case-insensitively (singer-io/tap-xero requests `stream_id.title()` paths, other clients lowercase ones, payroll
+clients `/employees`), with or without one trailing slash, and `/Organisations` (the spelling of pyxero's
+`organisations` manager and of tap-xero) as `/Organisation`. Anything else
 stays Xero's 404 plain text. Record ids and path arguments keep the case they were sent in.
 """
 
@@ -97,6 +98,8 @@ def resolve(path: str) -> Route | None:
         match = pattern.match(path)
         if match:
             args = {name: _id(value) for name, value in match.groupdict().items()}
+            if endpoint.path.endswith("}"):  # a record's own path (AU payroll's /Employees/{EmployeeID}): one record
+                return Route(api, endpoint, endpoint.full_path, record_id=args[endpoint.path.rsplit("{", 1)[1][:-1]])
             return Route(api, endpoint, endpoint.full_path, path_args=args)
     found = extras.resolve(path)  # before single records: /Organisation/Actions is not an organisation id
     if found is not None:

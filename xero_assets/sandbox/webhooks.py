@@ -1,6 +1,7 @@
 """Webhooks as Xero sends them: signed, batched event deliveries to each app's registered URL, retried until taken.
 
-What Xero does (developer.xero.com/documentation/webhooks, summarised in ../shared/docs/xero-api.md "Webhooks"):
+What Xero does (https://developer.xero.com/documentation/guides/webhooks/overview/ and
+.../webhooks/configuring-your-server/, and the payload schema in Xero's xero-webhooks.yaml OpenAPI spec):
 
 - An app has one webhook URL and a signing key Xero generates. Events are sent for the organisations connected to
   that app, for invoices (`INVOICE`), contacts (`CONTACT`) and credit notes (`CREDITNOTE`), as `CREATE` or `UPDATE`.

@@ -1,7 +1,9 @@
 """Xero's wire format: envelopes, JSON with escaped MS dates, XML by default, and every error shape Xero sends.
 
-What the sandbox's data routes return is built here and only here, so a reader can check the bytes against
-../shared/docs/xero-api.md §4 and §6 in one place:
+What the sandbox's data routes return is built here and only here, so a reader can check the bytes in one place
+against Xero's "Requests and responses" and "HTTP response codes" pages
+(https://developer.xero.com/documentation/api/accounting/requests-and-responses,
+https://developer.xero.com/documentation/api/accounting/responsecodes) and the specs' `Error`/`Problem` schemas:
 
 - JSON only when the request's Accept names application/json; anything else (httpx sends `*/*`) gets XML, the
   default of Xero's Accounting and AU Payroll APIs. Payroll NZ/UK (payroll.xro/2.0) is JSON-only.

@@ -1,8 +1,9 @@
 """The token store: which organisations are connected, and their OAuth tokens, encrypted, refreshed safely.
 
-Xero rotates refresh tokens: every refresh returns a new one and the old one dies 30 minutes later. Two workers that
-refresh the same consent at once, or a new refresh token that is lost before it is saved, leave the customer to
-reconnect by hand: the top complaint against every peer (../shared/docs/peers.md). So a refresh here happens only
+Xero rotates refresh tokens: every refresh returns a new one and the old one dies 30 minutes later
+(https://developer.xero.com/faq/oauth2/). Two workers that refresh the same consent at once, or a new refresh token
+that is lost before it is saved, leave the customer to reconnect by hand: `invalid_grant`, the most reported failure of
+Xero integrations (XeroAPI/Xero-NetStandard#257, XeroAPI/xero-node#370 and #382). So a refresh here happens only
 under a row lock on the consent's token row (SELECT ... FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on SQLite), re-reads
 the row, refreshes only if it is still needed, and commits the new refresh token in that same transaction before
 anyone uses the new access token. That holds across threads, Dagster run processes and the CLI alike.

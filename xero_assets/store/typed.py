@@ -300,9 +300,16 @@ TYPED: tuple[TypedSpec, ...] = (
          col("Status", STR, "Status", "status"), col("StartDate", DATE, "StartDate", "startDate"),
          col("TerminationDate", DATE, "TerminationDate", "endDate"),
          col("UpdatedDateUTC", TS, "UpdatedDateUTC", "updatedDateUTC")),
-        # AU payroll carries leave balances on the employee (NZ/UK serve them per employee elsewhere).
-        (ChildSpec("xero_payroll_leave_balances", ("LeaveBalances",),
-                   _c("LeaveName", "LeaveTypeID", ("NumberOfUnits", NUM), "TypeOfUnits")),),
+    ),
+    # One record per employee (AU: the single employee record; NZ/UK: the sync's wrapper around the employee's
+    # list), its balances one row each, keyed by (parent_id = employee id, line_no).
+    TypedSpec(
+        "payroll_leave_balances", "xero_payroll_balance_employees", col("EmployeeID", STR, "EmployeeID", "employeeID"),
+        (col("EmployeeID", STR, "EmployeeID", "employeeID"),),
+        (ChildSpec("xero_payroll_leave_balances", ("LeaveBalances", "leaveBalances"),
+                   (col("LeaveName", STR, "LeaveName", "name"), col("LeaveTypeID", STR, "LeaveTypeID", "leaveTypeID"),
+                    col("NumberOfUnits", NUM, "NumberOfUnits", "balance"),
+                    col("TypeOfUnits", STR, "TypeOfUnits", "typeOfUnits"))),),
     ),
     TypedSpec(
         "payroll_leave", "xero_payroll_leave", col("LeaveID", STR, "LeaveApplicationID", "leaveID"),

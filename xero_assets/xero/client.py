@@ -1,9 +1,11 @@
 """The read-only Xero data client: one pooled HTTP client per app, one paced `TenantClient` per tenant.
 
-It does what every peer got wrong (../shared/docs/peers.md): it never makes an unpaged first call, it refreshes and
-retries once when an access token expires mid-run, it raises scope and tenant errors instead of returning nothing,
-it paces itself under Xero's limits instead of bursting into 429s, and it cannot write: no public method sends any
-verb but GET to api.xro or payroll.xro, and an HTTP hook refuses one before it leaves the process.
+It does what open-source Xero syncs have got wrong (Airbyte's source-xero 2.0.1 made its first request unpaged, so every
+invoice arrived twice; singer-io/tap-xero's mid-run 401 kills the run; airbytehq/airbyte#38928 never refreshes): it
+never makes an unpaged first call, it refreshes and retries once when an access token expires mid-run, it raises scope
+and tenant errors instead of returning nothing, it paces itself under Xero's limits instead of bursting into 429s, and
+it cannot write: no public method sends any verb but GET to api.xro or payroll.xro, and an HTTP hook refuses one before
+it leaves the process.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Keeping inside Xero's rate limits proactively, so a sync never burns its minute or day on 429s.
 
 Xero allows, per tenant, 5 calls in flight, 60 a minute and 5,000 a day, and 10,000 a minute per app, counted in
-fixed windows whose reset time differs per tenant (../shared/docs/xero-api.md §3). We cannot see those windows, so
+fixed windows whose reset time differs per tenant (https://developer.xero.com/documentation/guides/oauth2/limits/).
+We cannot see those windows, so
 each tenant's calls are spaced evenly at `minute_seconds / (per_minute - 1)`: any window of `minute_seconds` then
 holds at most `per_minute - 1` of our calls, and the spare one absorbs network jitter. The remaining counts Xero
 sends on every response catch what pacing cannot see (another process using the same tenant), and a 429's

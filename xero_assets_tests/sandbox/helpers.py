@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
+from xero_assets.catalog import ApiBase, Endpoint
 from xero_assets.sandbox.server import SandboxHandle
 from xero_assets_tests.sandbox.standin import TENANT_IDS
 
@@ -83,3 +85,11 @@ def advance(http: httpx.Client, sb: SandboxHandle, seconds: float) -> None:
 def jwt_claims(token: str) -> dict[str, Any]:
     payload = token.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def per_employee_path(endpoint: Endpoint, list_employees: Callable[[str], dict[str, Any]]) -> str:
+    """A per-employee endpoint's path for the organisation's first employee (`list_employees(path)` GETs the list:
+    AU payroll answers `Employees`/`EmployeeID`, payroll 2.0 `employees`/`employeeID`)."""
+    key, id_field = ("Employees", "EmployeeID") if endpoint.base is ApiBase.PAYROLL_AU else ("employees", "employeeID")
+    employee = list_employees(endpoint.base.value + "/Employees")[key][0][id_field]
+    return endpoint.full_path.replace("{EmployeeID}", employee)

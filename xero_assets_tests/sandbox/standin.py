@@ -74,7 +74,7 @@ class StandinBooks:
     def get(self, api: XeroApi, endpoint: Endpoint, record_id: str) -> dict[str, Any] | None:
         if api.name == "invoices":
             return next((dict(r) for r in INVOICES if record_id in (r["InvoiceID"], r["InvoiceNumber"])), None)
-        if api.name == "payroll_employees" and record_id == "e1":
+        if api.name in ("payroll_employees", "payroll_leave_balances") and record_id == "e1":  # AU: /Employees/e1
             return {"employeeID": "e1", "firstName": "Ann"}
         return None
 

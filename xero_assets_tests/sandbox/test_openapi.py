@@ -27,7 +27,7 @@ from xero_assets.catalog import SYNCABLE, ApiBase, Endpoint, Kind, Paging, XeroA
 from xero_assets.sandbox.server import SandboxConfig, SandboxHandle, running_sandbox
 from xero_assets.xero.scopes import all_scopes
 from xero_assets_tests.conftest import OPENAPI_DIR
-from xero_assets_tests.sandbox.helpers import consent, exchange
+from xero_assets_tests.sandbox.helpers import consent, exchange, per_employee_path
 
 COUNTRIES = ("AU", "NZ", "GB", "US")
 _SPEC_FILES = {
@@ -97,8 +97,7 @@ class Walker:
         """The path and parameters a sync would use for the first call of this API."""
         path, params = endpoint.full_path, dict(endpoint.params)
         if "{EmployeeID}" in path:
-            employees = self.get(endpoint, endpoint.base.value + "/Employees")["employees"]
-            path = path.replace("{EmployeeID}", employees[0]["employeeID"])
+            path = per_employee_path(endpoint, lambda employees: self.get(endpoint, employees))
         if api.name.startswith("aged_"):
             contacts = self.http.get(
                 f"{self.sb.base_url}/api.xro/2.0/Contacts", headers=self.headers, params={"page": "1"}

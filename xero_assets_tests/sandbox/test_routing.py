@@ -1,7 +1,7 @@
 """Paths as Xero's router takes them: any case, one trailing slash, `/Organisations`; everything else still 404s.
 
-Real clients depend on this (../shared/docs/xero-api.md, "Routing quirks"): tap-xero requests `stream_id.title()`
-paths, pyxero `/Organisations`. Every path of every catalog API (lists, reports, single records, payroll per country)
+Real clients depend on this: tap-xero (singer-io/tap-xero) requests `stream_id.title()` paths, pyxero
+`/Organisations`. Every path of every catalog API (lists, reports, single records, payroll per country)
 is requested in lowercase, upper case and with a trailing slash, over HTTP against real books, and must answer exactly
 what the canonical path answers (bar the envelope's per-response Id and timestamp).
 """
@@ -15,7 +15,7 @@ import pytest
 
 from xero_assets.catalog import SYNCABLE, ApiBase, Endpoint, Kind, Paging, XeroApi
 from xero_assets.sandbox import wire
-from xero_assets_tests.sandbox.helpers import call
+from xero_assets_tests.sandbox.helpers import call, per_employee_path
 
 COUNTRIES = ("AU", "NZ", "GB", "US")
 _PER_RESPONSE = frozenset({"Id", "DateTimeUTC", "id", "dateTimeUTC"})
@@ -37,8 +37,7 @@ def _paths(get: Any, api: XeroApi, endpoint: Endpoint) -> list[tuple[str, dict[s
     """Every path a client calls for this API: its list (or report) and, where it has ids, one record."""
     path, params = endpoint.full_path, dict(endpoint.params)
     if "{EmployeeID}" in path:
-        employee = get(endpoint.base.value + "/Employees", {}).json()["employees"][0]["employeeID"]
-        path = path.replace("{EmployeeID}", employee)
+        path = per_employee_path(endpoint, lambda employees: get(employees, {}).json())
     if api.name.startswith("aged_"):
         params["contactId"] = get("/api.xro/2.0/Contacts", {"page": "1"}).json()["Contacts"][0]["ContactID"]
     if endpoint.paging in (Paging.PAGE_SIZE, Paging.PAGE_ONLY):

@@ -106,3 +106,17 @@ def test_no_catalog_api_is_left_unwalked() -> None:
     walked = {api.name for _, api in CASES}
     assert walked == {api.name for api in catalog.SYNCABLE}
     assert {c for c, api in CASES if api.name == "payroll_leave"} == {"AU", "NZ", "GB"}
+    assert {c for c, api in CASES if api.name == "payroll_leave_balances"} == {"AU", "NZ", "GB"}
+
+
+@pytest.mark.parametrize("country", ["AU", "NZ", "GB"])
+def test_leave_balances_validate_with_a_balance_per_leave_type(medium_world: World, country: str) -> None:
+    """The balances walk is not vacuous: each validated response carries every leave type's balance."""
+    books = by_country(medium_world, country)
+    api = catalog.get("payroll_leave_balances")
+    found = responses(books, api, full=False)
+    assert len(found) == 3
+    for path, document in found:
+        validator(spec_for(api.endpoint_for(country), country), path)(document)  # type: ignore[arg-type]
+        balances = document["Employees"][0]["LeaveBalances"] if country == "AU" else document["leaveBalances"]
+        assert len(balances) == 3 and all(isinstance(b.get("NumberOfUnits", b.get("balance")), float) for b in balances)

@@ -16,7 +16,8 @@ A `Books` answers the server's calls (each under one lock, safe from worker thre
 - `report(api, params, report_id) -> dict`: one ReportWithRow; for `tax_reports` without an id, the list of
   published GST/BAS returns (a list). QueryError for parameters Xero rejects (aged reports without contactId, ...).
 - `truth() -> {"tenant_id", "country", "collections": {api: {id: updated ISO or None}}, "reports": {...},
-  "counts": {...}}`: see truth.py.
+  "leave_balances": {employee id: [{leave_type_id, leave_name, balance, units}]}, "counts": {...}}`: see truth.py
+  (leave balances: payroll.py).
 - `mutate(spec) -> {"action", "api", "ids", "journals", "updated", "bumped"}`: see mutate.py for the actions.
 
 `Query.from_params(params, if_modified_since_header, **path_args)` parses a request (the server does no parsing);

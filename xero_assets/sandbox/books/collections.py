@@ -138,6 +138,8 @@ def _docs_filter(query: Query) -> Callable[[Doc], bool] | None:
         checks.append(lambda d: d.date >= start)
     if end:
         checks.append(lambda d: d.date <= end)
+    if query.flag("createdByMyApp"):  # the data APIs are read-only: no app ever created an invoice through them
+        checks.append(lambda d: d.kind != "invoices")
     expiry_start, expiry_end = _date_param(query, "ExpiryDateFrom"), _date_param(query, "ExpiryDateTo")
     if expiry_start:
         checks.append(lambda d: d.kind != "quotes" or (d.due is not None and d.due >= expiry_start))

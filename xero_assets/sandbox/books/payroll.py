@@ -1,14 +1,23 @@
-"""Payroll employees and leave, in the API each country has.
+"""Payroll employees, leave and leave balances, in the API each country has.
 
-AU organisations use payroll.xro/1.0 (PascalCase, MS dates, If-Modified-Since, /LeaveApplications for everyone);
-NZ and GB use payroll.xro/2.0 (camelCase, ISO dates, no If-Modified-Since, leave only per employee at
-/Employees/{EmployeeID}/Leave). US organisations have no Xero payroll API. Payroll does not post to the ledger here:
-wages reach the books as bank transactions, as they do for an MSP paying through another system.
+AU organisations use payroll.xro/1.0 (PascalCase, MS dates, If-Modified-Since, /LeaveApplications for everyone, and
+`LeaveBalances` only on the single employee, GET /Employees/{EmployeeID}); NZ and GB use payroll.xro/2.0 (camelCase,
+ISO dates, no If-Modified-Since, leave and balances only per employee at /Employees/{EmployeeID}/Leave and
+/Employees/{EmployeeID}/LeaveBalances), as Xero's payroll OpenAPI specs (xero-payroll-au.yaml, xero-payroll-nz.yaml,
+xero-payroll-uk.yaml) describe them. US organisations have no Xero payroll API. Payroll does not post to the ledger
+here: wages reach the books as bank transactions, as they do for an MSP paying through another system.
+
+Balances are derived from the leave served, never stored beside it: each employee accrues every leave type daily
+over their service up to the books' as-at date (`ACCRUAL_DAYS_PER_YEAR`; Xero accrues on each pay run, which a
+daily accrual approximates), less every leave period already taken (AU `PROCESSED`, payroll 2.0 `Completed`), so a
+balance always equals accrued minus the leave applications show as taken. AU states leave in hours (8 a day, as its
+leave applications count them), payroll 2.0 in days.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 from xero_assets.catalog import PAGE_ONLY_SIZE, ApiBase, Endpoint, Paging, XeroApi
@@ -25,6 +34,12 @@ if TYPE_CHECKING:
 _TITLES = ("Service Desk Analyst", "Systems Engineer", "Network Engineer", "Account Manager", "Project Manager",
            "Cloud Architect", "Technician", "Operations Manager")  # fmt: skip
 _AU_STATES = ("NSW", "VIC", "QLD", "WA", "SA", "ACT")
+# Days of each leave type an employee accrues per year of service (AU: annual and personal leave as the National
+# Employment Standards give them; NZ and UK grant about as much).
+ACCRUAL_DAYS_PER_YEAR = {"Annual Leave": 20, "Sick Leave": 10, "Personal Leave": 5}
+AU_HOURS_PER_DAY = 8  # AU leave applications state NumberOfUnits in hours of an 8-hour day
+_TAKEN = frozenset({"PROCESSED", "Completed"})  # a period paid in a pay run (AU, payroll 2.0)
+_PLACES = Decimal("0.0001")  # Xero states balances to four places
 
 
 def iso_stamp(moment: datetime) -> str:
@@ -44,9 +59,17 @@ class PayrollBooks:
         self.leave: Collection[Plain] = Collection(
             "payroll_leave", plain_renderer("UpdatedDateUTC") if version == "AU" else _v2_renderer
         )
+        self.leave_types: dict[str, str] = {}  # leave type id -> name
+        self.service: dict[str, tuple[date, date | None]] = {}  # employee id -> (start, termination)
+        self.as_of = date.min  # the day balances are accrued to (the books' today when generated)
+
+    def _collection(self, api: XeroApi) -> Collection[Plain]:
+        return self.leave if api.name == "payroll_leave" else self.employees
 
     def list(self, api: XeroApi, endpoint: Endpoint, query: Query) -> Page:
-        collection = self.employees if api.name == "payroll_employees" else self.leave
+        collection = self._collection(api)
+        if api.name == "payroll_leave_balances":
+            return self._balances_page(api, endpoint, query)
         if endpoint.paging is Paging.PER_EMPLOYEE:
             return self._leave_for(query)
         if endpoint.base is ApiBase.PAYROLL_V2 and query.param("filter"):
@@ -69,29 +92,80 @@ class PayrollBooks:
         chosen = records[(page - 1) * PAGE_ONLY_SIZE : page * PAGE_ONLY_SIZE]
         return Page([collection.render(r, True) for r in chosen], _v2_pagination(records, page))
 
-    def _leave_for(self, query: Query) -> Page:
+    def _employee(self, query: Query) -> str:
         employee_id = (query.employee_id or "").lower()
         if not employee_id or self.employees.find(employee_id) is None:
             raise QueryError(VALIDATION, f"Employee {query.employee_id!r} was not found")
+        return employee_id
+
+    def _leave_for(self, query: Query) -> Page:
+        employee_id = self._employee(query)
         records = [r for r in self.leave if (r.owner or "").lower() == employee_id]
         return Page([self.leave.render(r, True) for r in records], _v2_pagination(records, 1, size=len(records)))
 
+    def _balances_page(self, api: XeroApi, endpoint: Endpoint, query: Query) -> Page:
+        """AU: the employee record with its LeaveBalances (GET /Employees/{EmployeeID}); payroll 2.0: the list."""
+        employee_id = self._employee(query)
+        if self.version == "AU":
+            return Page([self.get(api, endpoint, employee_id) or {}])
+        rows = self.balances(employee_id)
+        return Page([_v2_balance(*row) for row in rows], _v2_pagination(rows, 1))
+
     def get(self, api: XeroApi, endpoint: Endpoint, record_id: str) -> dict[str, Any] | None:
-        collection = self.employees if api.name == "payroll_employees" else self.leave
+        collection = self._collection(api)
         record = collection.find(record_id)
         if record is None:
             return None
         out = collection.render(record, True)
         if record.detail:
             out.update(record.detail)
+            if self.version == "AU":
+                out["LeaveBalances"] = [_au_balance(*row) for row in self.balances(record.id)]
+        return out
+
+    def balances(self, employee_id: str) -> list[tuple[str, str, Decimal, str]]:
+        """(leave type id, name, balance, units) per leave type: accrued to `as_of` less the leave taken."""
+        start, end = self.service[employee_id]
+        served = max(0, ((min(end, self.as_of) if end else self.as_of) - start).days)
+        per_day = AU_HOURS_PER_DAY if self.version == "AU" else 1
+        taken = dict.fromkeys(self.leave_types, Decimal(0))
+        for record in self.leave:
+            if record.owner == employee_id:
+                leave_type = record.data.get("LeaveTypeID") or record.data["leaveTypeID"]
+                periods = record.data.get("LeavePeriods") or record.data.get("periods") or []
+                taken[leave_type] += sum(
+                    (Decimal(str(p.get("NumberOfUnits", p.get("numberOfUnits")))) for p in periods
+                     if (p.get("LeavePeriodStatus") or p.get("periodStatus")) in _TAKEN),
+                    Decimal(0),
+                )  # fmt: skip
+        units = "Hours" if self.version == "AU" else "Days"
+        out = []
+        for type_id, name in self.leave_types.items():
+            accrued = (Decimal(ACCRUAL_DAYS_PER_YEAR[name] * per_day * served) / 365).quantize(_PLACES, ROUND_HALF_UP)
+            out.append((type_id, name, accrued - taken[type_id], units))
         return out
 
     def truth(self, api: XeroApi, endpoint: Endpoint) -> dict[str, str | None]:
         from xero_assets.sandbox.books.truth import iso
 
-        collection = self.employees if api.name == "payroll_employees" else self.leave
+        collection = self._collection(api)
+        if api.name == "payroll_leave_balances":  # one stored record per employee; payroll 2.0's has no timestamp
+            return {r.id: iso(r.updated) if self.version == "AU" else None for r in collection}
         records = collection if endpoint.paging is Paging.PER_EMPLOYEE else collection.select(endpoint, Query())
         return {r.id: iso(r.updated) for r in records}
+
+    def balance_truth(self) -> dict[str, list[dict[str, str]]]:
+        """{employee id: [{leave_type_id, leave_name, balance, units}]}: what a synced balance must equal."""
+        keys = ("leave_type_id", "leave_name", "balance", "units")
+        return {r.id: [dict(zip(keys, map(str, b), strict=True)) for b in self.balances(r.id)] for r in self.employees}
+
+
+def _au_balance(type_id: str, name: str, balance: Decimal, units: str) -> dict[str, Any]:
+    return {"LeaveName": name, "LeaveTypeID": type_id, "NumberOfUnits": float(balance), "TypeOfUnits": units}
+
+
+def _v2_balance(type_id: str, name: str, balance: Decimal, units: str) -> dict[str, Any]:
+    return {"name": name, "leaveTypeID": type_id, "balance": float(balance), "typeOfUnits": units}
 
 
 def _v2_pagination(records: list[Any], page: int, size: int = PAGE_ONLY_SIZE) -> dict[str, int]:
@@ -162,6 +236,7 @@ def generate_payroll(gen: Generator) -> None:
             detail = None
         employee = Plain(employee_id, gen.next_seq(), updated, data, status=data.get("Status"), detail=detail)
         employees.append(employee)
+        payroll.service[employee_id] = (start, end)
         for _ in range(rng.randrange(1, 5)):
             leave_start = start + timedelta(days=rng.randrange(30, 700))
             if leave_start > gen.today + timedelta(days=60) or (end and leave_start > end):
@@ -194,4 +269,6 @@ def generate_payroll(gen: Generator) -> None:
             leave.append(Plain(leave_id, gen.next_seq(), when, leave_data, owner=employee_id))
     payroll.employees.extend(employees)
     payroll.leave.extend(leave)
+    payroll.leave_types = {type_id: name for name, type_id in leave_types.items()}
+    payroll.as_of = gen.today
     books.payroll = payroll

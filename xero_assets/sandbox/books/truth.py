@@ -98,6 +98,8 @@ def ground_truth(books: Books) -> dict[str, Any]:
             "aged_receivables_total": money(aged_receivables_total(books)),
             "accounts_receivable_balance": money(ledger.balance(books.controls.ar, None, None)),
         },
+        # {employee id: [{leave_type_id, leave_name, balance, units}]}: what the synced leave balances must equal
+        "leave_balances": books.payroll.balance_truth() if books.payroll is not None else {},
         "counts": {
             **{name: len(ids) for name, ids in collections.items()},
             "journal_lines": ledger.line_count,
