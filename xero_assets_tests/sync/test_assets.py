@@ -69,8 +69,7 @@ def test_one_run_syncs_every_api_and_builds_the_datasets_with_metadata(synced: S
     assert all(reason.strip() for reason in skipped.values())  # a dataset not built says why
     assert {dataset_key(d.name).to_user_string() for d in DATASETS} <= set(meta) | set(skipped)
     assert not set(meta) & set(skipped)
-    # NZ/UK payroll serves leave balances per employee, which the sync does not read: the only one skipped here
-    assert set(skipped) <= {"dashboards/payroll_leave_balances"}, skipped
+    assert not skipped, skipped  # every scope granted: every dataset is built, leave balances in every country
     invoices = meta["xero/invoices"]
     assert invoices["rows_inserted"] == invoices["dagster/row_count"] > 0
     assert invoices["api_calls"] == invoices["pages"] == 1
