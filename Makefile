@@ -25,5 +25,5 @@ lint: install
 
 bench: install
 	$(BIN)/pip install --quiet -e '.[dev,fleet]'
-	$(BIN)/python -m pytest -m slow -s -p no:cacheprovider benchmarks/bench_sandbox.py benchmarks/bench_sync.py \
+	$(BIN)/python -m pytest -n 0 -m slow -s -p no:cacheprovider benchmarks/bench_sandbox.py benchmarks/bench_sync.py \
 		benchmarks/bench_datasets.py benchmarks/bench_fleet.py

@@ -69,7 +69,9 @@ class World:
         return target
 
     def env(self, db: Path, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("XERO_", "DAGSTER_HOME"))}
+        # Not the runner's COLUMNS/LINES either (xdist's workers have COLUMNS=80): the CLI's output goes to a pipe,
+        # so its summary table takes the no-terminal width these assertions read whole API names at.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("XERO_", "DAGSTER_HOME", "COLUMNS", "LINES"))}
         env |= sandbox_connect.sandbox_env(self.sandbox.info, f"sqlite:///{db}", self.key)
         return env | {"XERO_ASSETS_MINUTE_SECONDS": str(WINDOW_S), **extra}
 
