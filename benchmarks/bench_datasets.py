@@ -9,7 +9,7 @@ the sandbox runs in this process but is idle while the datasets build.
 
     python benchmarks/bench_datasets.py                       # large tenant, SQLite then PostgreSQL
     python benchmarks/bench_datasets.py --size medium --backends sqlite
-    pytest -m slow benchmarks/bench_datasets.py -s            # the same, asserting the build stays under the sync
+    pytest -n 0 -m slow benchmarks/bench_datasets.py -s       # the same, asserting the build stays under the sync
 """
 
 from __future__ import annotations

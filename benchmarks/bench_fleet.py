@@ -11,7 +11,7 @@ and the minute window shortened (--window, default 1 s: 60 calls a second per te
 the runs are told the same window. Needs the `fleet` extra, PostgreSQL at 127.0.0.1:5432 and Redis at 127.0.0.1:6379.
 
     python benchmarks/bench_fleet.py --tenants 40 --workers 3
-    pytest -m slow -s benchmarks/bench_fleet.py
+    pytest -n 0 -m slow -s benchmarks/bench_fleet.py
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ limits off, wire encoding) when the server package is present.
 
     python benchmarks/bench_sandbox.py                 # large, with small and medium for the ratios
     python benchmarks/bench_sandbox.py --size medium   # quicker
-    pytest -m slow benchmarks/bench_sandbox.py         # the same, asserting the goals
+    pytest -n 0 -m slow benchmarks/bench_sandbox.py    # the same, asserting the goals
 
     # this checkout against another, side by side: each run a fresh process (PYTHONPATH at its checkout), the two
     # interleaved so machine load falls on both alike; prints readiness and page times of each and their ratios

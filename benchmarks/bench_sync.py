@@ -10,7 +10,7 @@ Goals (issue 5): peak RSS under 400 MB; sync time at most 1.5x download time; ze
 
     python benchmarks/bench_sync.py                      # large tenant, SQLite then PostgreSQL
     python benchmarks/bench_sync.py --size medium --backends sqlite
-    pytest -m slow benchmarks/bench_sync.py -s           # the same, asserting the goals
+    pytest -n 0 -m slow benchmarks/bench_sync.py -s      # the same, asserting the goals
 """
 
 from __future__ import annotations
