@@ -388,35 +388,55 @@ def _tree_rss_mb(process: psutil.Process) -> float:
 
 
 def cli_sync_peak_rss(size: str, backend: str, window: float) -> dict[str, float]:
-    """Peak RSS (the process and its children) of `xero-assets sync --tenant T`: first with `--select` every raw
-    API (the sync alone), then the whole graph (sync plus datasets) on a fresh warehouse, side by side."""
-    out: dict[str, float] = {}
-    raw = ",".join(api.name for api in catalog.SYNCABLE)
-    with sandbox_process(size, window) as info:
-        for label, select in (("sync_only", ["--select", raw]), ("sync_and_datasets", [])):
-            with backend_url(backend) as url, tempfile.TemporaryDirectory() as home:
-                key = Fernet.generate_key().decode()
-                app = sandbox_connect.sandbox_app_config(info)
-                store = sandbox_connect.open_token_store(app, url, key)
-                [connection] = sandbox_connect.consent(store)
-                store.close()
-                env = {**os.environ, **sandbox_connect.sandbox_env(info, url, key)}
-                env |= {"XERO_ASSETS_MINUTE_SECONDS": str(window), "DAGSTER_HOME": home}
-                command = [str(Path(sys.executable).with_name("xero-assets")), "sync", "--tenant", connection.tenant_id]
-                child = psutil.Popen([*command, *select], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-                peak = 0.0
-                while child.poll() is None:
-                    peak = max(peak, _tree_rss_mb(child))
-                    time.sleep(0.05)
-                if child.returncode != 0:
-                    raise RuntimeError(f"xero-assets sync failed: {child.stderr.read().decode()[-2000:]}")
-                out[label] = peak
+    """Peak RSS (the process and its children) of one `xero-assets sync --tenant T` on a fresh warehouse, as two
+    figures from that one run: up to the moment its datasets step started (the sync alone) and over the whole run
+    (sync plus datasets). The step's start is read from the run's own Dagster event log, so the two figures are
+    measured side by side, in one process, at the cost of one large sync instead of two."""
+    samples: list[tuple[float, float]] = []
+    with (
+        sandbox_process(size, window) as info,
+        backend_url(backend) as url,
+        tempfile.TemporaryDirectory() as home,
+    ):
+        key = Fernet.generate_key().decode()
+        store = sandbox_connect.open_token_store(sandbox_connect.sandbox_app_config(info), url, key)
+        [connection] = sandbox_connect.consent(store)
+        store.close()
+        env = {**os.environ, **sandbox_connect.sandbox_env(info, url, key)}
+        env |= {"XERO_ASSETS_MINUTE_SECONDS": str(window), "DAGSTER_HOME": home}
+        command = [str(Path(sys.executable).with_name("xero-assets")), "sync", "--tenant", connection.tenant_id]
+        child = psutil.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        while child.poll() is None:
+            samples.append((time.time(), _tree_rss_mb(child)))
+            time.sleep(0.05)
+        if child.returncode != 0:
+            raise RuntimeError(f"xero-assets sync failed: {child.stderr.read().decode()[-2000:]}")
+        datasets_started = _step_started(home, "dashboards")
+    out = {
+        "sync_only": max(mb for moment, mb in samples if moment < datasets_started),
+        "sync_and_datasets": max(mb for _, mb in samples),
+    }
     print(
         f"{size} on {backend}: peak RSS of `xero-assets sync`: sync and datasets {out['sync_and_datasets']:,.0f} MB, "
         f"sync only {out['sync_only']:,.0f} MB (goal < {RSS_GOAL_MB:.0f} MB)",
         flush=True,
     )
     return out
+
+
+def _step_started(dagster_home: str, step_key: str) -> float:
+    """When the step started (Unix seconds), from the event log of the only run in that Dagster instance."""
+    import dagster as dg
+
+    instance = dg.DagsterInstance.from_config(dagster_home)
+    try:
+        [run] = instance.get_runs()
+        for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_START):
+            if entry.step_key == step_key:
+                return entry.timestamp
+    finally:
+        instance.dispose()
+    raise RuntimeError(f"the run in {dagster_home} never started its {step_key!r} step")
 
 
 @pytest.mark.slow
@@ -428,7 +448,8 @@ def test_peak_rss_of_xero_assets_sync_with_and_without_datasets(backend: str) ->
 
         require_postgres()
     measured = cli_sync_peak_rss("large", backend, 1.0)
-    assert measured["sync_only"] < RSS_GOAL_MB  # the datasets' share is the datasets helpers' (issue 13)
+    assert measured["sync_only"] < RSS_GOAL_MB
+    assert measured["sync_and_datasets"] < RSS_GOAL_MB
 
 
 @pytest.mark.slow
