@@ -166,11 +166,16 @@ def build_collections(renderer: Renderer) -> dict[str, Collection[Any]]:
             summary_drop=_CONTACT_SUMMARY_DROP,
         ),
         "items": Collection("items", renderer.item),
-        "payments": Collection("payments", renderer.payment),
+        "payments": Collection("payments", renderer.payment, fields=renderer.payment_fields()),
     }
     for kind in DOC_KINDS:
         out[kind] = Collection(
-            kind, renderer.doc, filter_for=_docs_filter, summary_drop=_INVOICE_SUMMARY_DROP, status_of=Renderer.status
+            kind,
+            renderer.doc,
+            filter_for=_docs_filter,
+            summary_drop=_INVOICE_SUMMARY_DROP,
+            status_of=Renderer.status,
+            fields=renderer.doc_fields(kind),
         )
     for name, flag in PLAIN_KINDS.items():
         hide = _hidden_unless(flag) if flag is not None else _PLAIN_FILTERS.get(name)

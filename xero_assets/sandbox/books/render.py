@@ -56,6 +56,19 @@ _DUE_KEY = {"invoices": "DueDate", "credit_notes": "DueDate", "quotes": "ExpiryD
 _ALWAYS_LINES = frozenset({"bank_transactions"})
 
 
+# Readers of the value a render puts under one top-level key, without rendering (`Collection`'s fast `order`).
+FieldReaders = dict[str, Callable[[Any], Any]]
+
+
+def _unless_extra(key: str, read: Callable[[Doc], Any]) -> Callable[[Doc], Any]:
+    """`read`, unless the document's `extra` (merged last by the render) overrides `key`."""
+
+    def value(doc: Doc) -> Any:
+        return doc.extra[key] if doc.extra and key in doc.extra else read(doc)
+
+    return value
+
+
 def money(cents: int) -> float:
     """Cents as Xero's JSON number: 12345 -> 123.45 (a float whose repr is the exact decimal)."""
     return cents / 100
@@ -214,6 +227,32 @@ class Renderer:
             out["LineItems"] = []  # the spec requires the key; unpaged calls still carry no lines
         return out
 
+    def doc_fields(self, kind: str) -> FieldReaders:
+        """What `doc` renders under each plain top-level key of `kind`, read straight from the model.
+
+        `order` on such a key sorts the whole collection once: rendering every one of a large organisation's 205,000
+        invoices for it took a minute on a 2-core machine, reading one attribute takes well under a second. Keys the
+        render derives (Status, AmountDue, the Contact's fields) are left out: `order` on them renders.
+        """
+        fields: FieldReaders = {_ID_KEY[kind]: lambda d: d.id, "Reference": lambda d: d.reference}
+        if kind in _TYPED:
+            fields["Type"] = lambda d: d.type
+        if kind in _NUMBER_KEY:
+            fields[_NUMBER_KEY[kind]] = lambda d: d.number
+        if kind != "repeating_invoices":
+            fields["Date"] = lambda d: ms_date(d.date)
+            fields["DateString"] = lambda d: iso_date(d.date)
+        due_key = _DUE_KEY.get(kind)
+        if due_key is not None:
+            fields[due_key] = lambda d: ms_date(d.due) if d.due is not None else None
+            fields[f"{due_key}String"] = lambda d: iso_date(d.due) if d.due is not None else None
+        fields["SubTotal"] = lambda d: money(d.sub_total)
+        fields["TotalTax"] = lambda d: money(d.total_tax)
+        fields["Total"] = lambda d: money(d.total)
+        fields["CurrencyCode"] = lambda d: d.currency or self.currency
+        fields["CurrencyRate"] = lambda d: float(d.rate) if d.rate is not None else 1.0
+        return {key: _unless_extra(key, read) for key, read in fields.items()}
+
     @staticmethod
     def status(doc: Doc) -> str:
         """AUTHORISED documents read PAID once nothing is outstanding (credits: once fully applied)."""
@@ -299,6 +338,20 @@ class Renderer:
         else:
             out["Prepayment"] = ref
         return out
+
+    @staticmethod
+    def payment_fields() -> FieldReaders:
+        """What `payment` renders under each plain top-level key, read straight from the model (see `doc_fields`)."""
+        return {
+            "PaymentID": lambda p: p.id,
+            "Date": lambda p: ms_date(p.date),
+            "Amount": lambda p: money(p.amount),
+            "Reference": lambda p: p.reference,
+            "CurrencyRate": lambda p: float(p.rate) if p.rate is not None else 1.0,
+            "PaymentType": lambda p: p.type,
+            "Status": lambda p: p.status,
+            "IsReconciled": lambda p: p.reconciled,
+        }
 
     @staticmethod
     def banked(payment: Payment) -> int:

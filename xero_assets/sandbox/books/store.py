@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 from xero_assets.catalog import PAGE_ONLY_SIZE, Endpoint, Paging
@@ -28,6 +29,12 @@ DEFAULT_PAGE_SIZE = 100
 
 
 Key = tuple[float, str]
+
+
+@lru_cache(maxsize=1 << 16)
+def _cached_sort_key(value: Any) -> tuple[int, Any]:
+    """`sort_key` of a plain value, remembered: a collection's dates repeat, and each would be parsed again."""
+    return sort_key(value)
 
 
 def _updated_key(record: Any) -> tuple[int, Any]:
@@ -49,6 +56,8 @@ class Collection(Generic[R]):
     and any endpoint-specific parameters, or None when the query filters nothing: parameters are read once per
     call, not once per record, so an unfiltered page of a 200,000-record collection stays a slice.
     `summary_drop` lists the heavy keys summaryOnly=true leaves out.
+    `fields` reads what the render puts under plain top-level keys straight from the record, so `order` on them
+    sorts without rendering the collection (`Renderer.doc_fields`).
     """
 
     def __init__(
@@ -58,12 +67,15 @@ class Collection(Generic[R]):
         filter_for: FilterFor | None = None,
         summary_drop: Iterable[str] = (),
         status_of: Callable[[Any], str | None] | None = None,
+        fields: Mapping[str, Callable[[Any], Any]] | None = None,
     ) -> None:
         self.name = name
         self.render = render
         self.filter_for = filter_for
         self.summary_drop = tuple(summary_drop)
         self.status_of = status_of or (lambda record: getattr(record, "status", None))
+        self.fields = dict(fields or {})
+        self._field_by_name = {key.lower(): read for key, read in self.fields.items()}
         self._records: list[Any] = []
         self._keys: list[Key] = []
         self._by_id: dict[str, Any] = {}
@@ -117,8 +129,8 @@ class Collection(Generic[R]):
 
         Clients page with the same `order` on every call (`UpdatedDateUTC ASC` is what most send), so sorting the
         whole collection per request made page 200 cost a sort of 200,000 records; with the place of each record
-        cached, a page is a filter plus a sort of the records it returns. Orders on UpdatedDateUTC alone read the
-        record's own timestamp and never render; other fields render each record once, on the first such call.
+        cached, a page is a filter plus a sort of the records it returns. Orders on UpdatedDateUTC, or on a key in
+        `fields`, read the record itself and never render; other keys render each record once, on the first call.
         """
         normalized = " ".join(order.split()).lower()
         cached = self._orders.get(normalized)
@@ -127,8 +139,12 @@ class Collection(Generic[R]):
             clauses = order_clauses(order)
             rendered: list[dict[str, Any]] | None = None
             for names, descending in reversed(clauses):
-                if names == ["UpdatedDateUTC"] or names == ["updatedDateUTC"]:
+                field = names[0].lower() if len(names) == 1 else ""
+                if field == "updateddateutc":
                     keyed = [(_updated_key(r), n) for n, r in enumerate(records)]
+                elif field in self._field_by_name:
+                    read = self._field_by_name[field]
+                    keyed = [(_cached_sort_key(read(r)), n) for n, r in enumerate(records)]
                 else:
                     if rendered is None:
                         by_record = {id(r): self.render(r, False) for r in self._records}
