@@ -563,8 +563,9 @@ def _sync_linked_transactions(run: _Run, endpoint: catalog.Endpoint, state: Sync
     now = now_utc()
     cursor = _report_cursors(wh, tenant, "").updated_cursor
     due = _full_read_due(state, now)
-    documents = [] if due or full_refresh else changes.documents_updated_since(wh, tenant, state.updated_cursor or now)
     whole_read = wh.count(tenant, run.api.name) // catalog.PAGE_ONLY_SIZE + 1
+    since = state.updated_cursor or now
+    documents = [] if due or full_refresh else changes.documents_updated_since(wh, tenant, since, limit=whole_read)
     if due or full_refresh or state.updated_cursor is None or len(documents) >= whole_read or state.scan_page:
         _sync_scan(run, endpoint, state, full_refresh=True)
         final = wh.state(tenant, run.api.name)

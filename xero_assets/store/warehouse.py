@@ -146,6 +146,11 @@ class SyncState:
         return "; ".join(parts) or "none (full read)"
 
 
+# Malformed fields an API's sync keeps to report (its metadata lists up to this many): a field malformed in every
+# record of a large API would otherwise keep one entry per record for the whole sync.
+BAD_FIELDS_KEPT = 100
+
+
 @dataclass
 class WriteCounts:
     """What one write did; added up over the pages of a sync."""
@@ -161,7 +166,7 @@ class WriteCounts:
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.deleted_in_xero += other.deleted_in_xero
-        self.bad_fields += other.bad_fields
+        self.bad_fields += other.bad_fields[: max(0, BAD_FIELDS_KEPT - len(self.bad_fields))]
         return self
 
     @property
@@ -354,10 +359,10 @@ class Warehouse:
                 result = self._write_raw(conn, tenant_id, api, by_id, seen_at, touch_unchanged)
                 typed_records = [row.record for row in by_id.values() if row.record_id in result.changed_ids]
                 del by_id
-                counts += result.counts
-                counts.bad_fields += self._write_typed(
+                result.counts.bad_fields = self._write_typed(
                     conn, tenant_id, api, typed_records, result.replaced_ids, typed_extra
                 )
+                counts += result.counts
                 changed += len(result.changed_ids)
                 del typed_records, result
             if state is not None:

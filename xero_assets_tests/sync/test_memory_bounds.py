@@ -221,3 +221,32 @@ def test_a_large_bodys_records_kept_as_text_are_written_through_drain(warehouse:
     )
     assert counts.inserted == len(records)
     assert sorted(warehouse.record_versions("t1", "quotes")) == sorted(r["QuoteID"] for r in records)
+
+
+def test_an_api_keeps_at_most_the_malformed_fields_it_reports(warehouse: Warehouse) -> None:
+    from xero_assets.store.warehouse import BAD_FIELDS_KEPT, WriteCounts
+
+    total = WriteCounts()
+    for page in range(3):
+        invoices = [{"InvoiceID": f"inv-{page}-{n}", "Total": "not-a-number"} for n in range(BAD_FIELDS_KEPT // 2 + 1)]
+        total += warehouse.write_records(
+            "t1", "invoices", invoices, id_field="InvoiceID", updated_field="UpdatedDateUTC", seen_at=now_utc()
+        )
+    assert total.inserted == 3 * (BAD_FIELDS_KEPT // 2 + 1)
+    assert len(total.bad_fields) == BAD_FIELDS_KEPT and total.bad_fields[0].record_id == "inv-0-0"
+
+
+def test_changed_documents_are_read_no_further_than_the_caller_needs(warehouse: Warehouse) -> None:
+    from xero_assets.store import changes
+
+    invoices = [
+        {"InvoiceID": f"inv-{n}", "Type": "ACCREC", "UpdatedDateUTC": "/Date(1700000000000+0000)/"} for n in range(7)
+    ]
+    warehouse.write_records(
+        "t1", "invoices", invoices, id_field="InvoiceID", updated_field="UpdatedDateUTC", seen_at=now_utc()
+    )
+    since = datetime(2020, 1, 1)
+    assert len(changes.documents_updated_since(warehouse, "t1", since)) == 7
+    assert changes.documents_updated_since(warehouse, "t1", since, limit=3) == [
+        (f"inv-{n}", "ACCREC") for n in range(3)
+    ]
