@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 DATA_PREFIXES = ("/api.xro/", "/payroll.xro/")
 USER_AGENT = "xero-assets/0.1"
 # A list body larger than this keeps its records as JSON text, decoded one at a time as the sync writes them
-# (`lazy_json`): 8,100 repeating invoices in one call were 6.4 MB of JSON and 70 MB decoded. A 1,000-invoice page
+# (`lazy_json`): 8,100 repeating invoices in one call are 17 MB of JSON and were 70 MB decoded. A 1,000-invoice page
 # (2.4 MB) stays below it and is decoded at once by orjson, the fastest way.
 LAZY_BODY_BYTES = 4 * 2**20
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
@@ -336,7 +336,7 @@ class TenantClient:
             )
         try:
             # orjson (a dependency already): the decode is the client's main CPU cost on large pages, about half of
-            # stdlib json's. Its JSONDecodeError also covers invalid UTF-8, so a cut-off body still returns None.
+            # stdlib json's. Either decoder refuses a cut-off body or invalid UTF-8 with a ValueError: None, retried.
             content = response.content
             if lazy_list is not None and len(content) > LAZY_BODY_BYTES:
                 body = lazy_json.loads(content, lazy_list)
