@@ -58,6 +58,9 @@ def main(ctx: click.Context, debug: bool) -> None:
     """Sync every Xero API, per organisation, into a SQL warehouse (a Dagster asset graph)."""
     ctx.obj = {"debug": debug}
     _quiet_logging(debug)
+    from xero_assets.memory import bound_heap
+
+    bound_heap()  # before Dagster's imports and threads: see xero_assets.memory
 
 
 @main.command()

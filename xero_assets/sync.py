@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from xero_assets import catalog, reports
+from xero_assets import catalog, memory, reports
 from xero_assets.catalog import Kind, Paging, XeroApi
 from xero_assets.store import changes
 from xero_assets.store.warehouse import SyncState, Warehouse, WriteCounts, now_utc
@@ -97,26 +97,34 @@ class SyncResult:
 def prefetch(pages: Iterator[T], depth: int = 1) -> Iterator[T]:
     """Read `pages` in a background thread, `depth` ahead, so the next download overlaps this page's write.
 
-    One page ahead is enough for the overlap (a write takes less than a download) and keeps memory at about two
-    pages per API in flight, whatever the organisation's size.
+    The producer starts reading item k only once the consumer has taken item k - depth, and neither side keeps a
+    reference to an item after handing it on, so at most `depth` + 1 items are alive at once (the one being written
+    and those being read ahead), whatever the organisation's size: one page ahead is enough for the overlap (a write
+    takes less than a download). A consumer that wants its previous item freed while it waits for the next must drop
+    its own reference first (`del page` at the end of the loop body).
 
     Exceptions from the producer are re-raised in the consumer at the point they happened.
     """
-    buffer: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    buffer: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+    room = threading.Semaphore(depth)  # a place is taken to read an item ahead and given back when it is taken
     stop = threading.Event()
 
     def produce() -> None:
         try:
-            for item in pages:
-                while not stop.is_set():
-                    try:
-                        buffer.put(("item", item), timeout=0.5)
-                        break
-                    except queue.Full:
-                        continue
+            iterator = iter(pages)
+            while True:
+                while not room.acquire(timeout=0.5):
+                    if stop.is_set():
+                        return
                 if stop.is_set():
                     return
-            buffer.put(("end", None))
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    buffer.put(("end", None))
+                    return
+                buffer.put(("item", item))
+                del item
         except BaseException as exc:  # handed to the consumer, which re-raises it
             buffer.put(("error", exc))
 
@@ -125,13 +133,30 @@ def prefetch(pages: Iterator[T], depth: int = 1) -> Iterator[T]:
     try:
         while True:
             kind, value = buffer.get()
+            room.release()
             if kind == "end":
                 return
             if kind == "error":
                 raise value
             yield value
+            del value  # before waiting for the next item, so the consumer's last one can be freed
     finally:
         stop.set()
+
+
+def drain(records: Sequence[T]) -> Iterator[T]:
+    """Yield a page's records first to last, removing each from the page (a list) as it goes.
+
+    The warehouse writes a page in chunks (`Warehouse.write_records`); handed a drained page, each chunk's records
+    are freed once written instead of living until the whole page is done (a 1,000-invoice page is about 10 MB of
+    dicts). Everything that reads the records (counts, cursors) reads them before the write. A large body's
+    `LazyRecords` holds no decoded record to free: it is read through, one record decoded at a time."""
+    if not isinstance(records, list):
+        yield from records
+        return
+    records.reverse()
+    while records:
+        yield records.pop()
 
 
 def _max_dt(*values: datetime | None) -> datetime | None:
@@ -334,10 +359,11 @@ def _sync_scan(run: _Run, endpoint: catalog.Endpoint, state: SyncState, full_ref
             paused_until=None,
         )
         run.result.counts += wh.write_records(
-            tenant, api.name, page.records, id_field=endpoint.id_field, updated_field=endpoint.updated_field,
+            tenant, api.name, drain(page.records), id_field=endpoint.id_field, updated_field=endpoint.updated_field,
             seen_at=now_utc(), state=progress, touch_unchanged=complete,
         )  # fmt: skip
         state = progress
+        del page  # freed while the next page is awaited (see `prefetch`)
     done = replace(
         state,
         updated_cursor=_max_dt(state.updated_cursor, newest) if endpoint.modified_since else None,
@@ -372,10 +398,11 @@ def _sync_offset(run: _Run, endpoint: catalog.Endpoint, state: SyncState, full_r
             paused_until=None,
         )
         run.result.counts += wh.write_records(
-            tenant, run.api.name, page.records, id_field=endpoint.id_field, updated_field=endpoint.updated_field,
-            seen_at=now_utc(), state=progress,
+            tenant, run.api.name, drain(page.records), id_field=endpoint.id_field,
+            updated_field=endpoint.updated_field, seen_at=now_utc(), state=progress,
         )  # fmt: skip
         state, offset = progress, progress.journal_offset or offset
+        del page  # freed while the next page is awaited (see `prefetch`)
     wh.save_state(tenant, run.api.name, replace(state, paused_until=None, last_completed=now_utc()))
 
 
@@ -536,8 +563,9 @@ def _sync_linked_transactions(run: _Run, endpoint: catalog.Endpoint, state: Sync
     now = now_utc()
     cursor = _report_cursors(wh, tenant, "").updated_cursor
     due = _full_read_due(state, now)
-    documents = [] if due or full_refresh else changes.documents_updated_since(wh, tenant, state.updated_cursor or now)
     whole_read = wh.count(tenant, run.api.name) // catalog.PAGE_ONLY_SIZE + 1
+    since = state.updated_cursor or now
+    documents = [] if due or full_refresh else changes.documents_updated_since(wh, tenant, since, limit=whole_read)
     if due or full_refresh or state.updated_cursor is None or len(documents) >= whole_read or state.scan_page:
         _sync_scan(run, endpoint, state, full_refresh=True)
         final = wh.state(tenant, run.api.name)
@@ -670,7 +698,12 @@ def sync_tenant(
     One API failing does not stop the others: after all have finished, TenantSyncError carries the results of
     those that succeeded (so the Dagster step can still report them) and the failures, so a run stores everything
     it could and still fails loudly.
+
+    Memory (`xero_assets.memory`): malloc's arenas are capped before the pool's threads start (a no-op when the
+    CLI already did so at its start), and the free memory in the heaps is handed back after each API, so what a
+    large API's pages freed does not stay resident for the rest of the sync and the dataset steps after it.
     """
+    memory.bound_heap()
     chosen = list(apis if apis is not None else catalog.SYNCABLE)
     scopes = tuple(granted_scopes)
     results: dict[str, SyncResult] = {}
@@ -693,6 +726,8 @@ def sync_tenant(
             if isinstance(exc, TENANT_STOPPERS):
                 stop.set()
             return
+        finally:
+            memory.release_free_memory()
         results[api.name] = result
         if on_result:
             on_result(result)

@@ -136,7 +136,7 @@ def result_metadata(warehouse: Warehouse, result: SyncResult) -> dict[str, Any]:
     if result.skipped is None:
         metadata["preview"] = _preview(warehouse, result)
     if result.counts.bad_fields:
-        metadata["malformed_fields"] = dg.MetadataValue.json([str(p) for p in result.counts.bad_fields[:100]])
+        metadata["malformed_fields"] = dg.MetadataValue.json([str(p) for p in result.counts.bad_fields])
     return metadata
 
 
@@ -199,7 +199,7 @@ def xero_sync(
     for result in results:
         if selected and result.api not in wanted:  # the planner reads Organisation first, selected or not
             continue
-        for bad in result.counts.bad_fields[:20]:  # all of them (up to 100) are in the metadata
+        for bad in result.counts.bad_fields[:20]:  # all of them (up to BAD_FIELDS_KEPT) are in the metadata
             context.log.warning(str(bad))
         yield dg.MaterializeResult(asset_key=raw_key(result.api), metadata={**result_metadata(wh, result), **budget})
     if problem is not None:

@@ -99,13 +99,20 @@ def stored_report_reads(warehouse: Warehouse, tenant_id: str, api: str) -> dict[
         return dict(conn.execute(query).all())
 
 
-def documents_updated_since(warehouse: Warehouse, tenant_id: str, since: datetime) -> list[tuple[str, str]]:
+def documents_updated_since(
+    warehouse: Warehouse, tenant_id: str, since: datetime, limit: int | None = None
+) -> list[tuple[str, str]]:
     """(id, type) of invoices and bank transactions Xero updated after `since`: the only documents a linked
-    transaction (a billable expense) has as its source or target."""
+    transaction (a billable expense) has as its source or target. At most `limit` of them: past that many a caller
+    reads the whole list instead, and after a mass edit of a large organisation every id would otherwise be held."""
     out: list[tuple[str, str]] = []
     with warehouse.engine.connect() as conn:
         for name in ("xero_invoices", "xero_bank_transactions"):
+            if limit is not None and len(out) >= limit:
+                break
             t = typed.TABLES[name].c
             query = sa.select(t.id, t.type).where(t.tenant_id == tenant_id, t.updateddateutc > since).order_by(t.id)
+            if limit is not None:
+                query = query.limit(limit - len(out))
             out += [(str(i), str(kind or "")) for i, kind in conn.execute(query)]
     return out

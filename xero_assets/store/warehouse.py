@@ -7,19 +7,21 @@ Why it looks like this:
 - One page of records is written in ONE transaction together with the cursor that covers it (`xero_sync_state`), so a
   sync killed at any moment resumes from a cursor that never claims rows it did not store, and memory is bounded by a
   page, not by the organisation.
-- Writes are batched: one SELECT of the page's existing hashes, then executemany upserts (ON CONFLICT on SQLite and
-  PostgreSQL alike), never a round trip per row.
+- Writes are batched by chunks of a page (`WRITE_CHUNK` records, all in the page's one transaction): one SELECT of
+  the chunk's existing hashes, then executemany upserts (ON CONFLICT on SQLite and PostgreSQL alike), never a round
+  trip per row, and never more than a chunk's JSON text and typed rows alive at once.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -31,6 +33,8 @@ from xero_assets.store.tokens import ConnectionStatus
 from xero_assets.xero import dates
 
 STATUS_FIELDS = ("Status", "ContactStatus", "status")
+
+T = TypeVar("T")
 
 raw_records = sa.Table(
     "xero_raw_records",
@@ -142,6 +146,11 @@ class SyncState:
         return "; ".join(parts) or "none (full read)"
 
 
+# Malformed fields an API's sync keeps to report (its metadata lists up to this many): a field malformed in every
+# record of a large API would otherwise keep one entry per record for the whole sync.
+BAD_FIELDS_KEPT = 100
+
+
 @dataclass
 class WriteCounts:
     """What one write did; added up over the pages of a sync."""
@@ -157,12 +166,27 @@ class WriteCounts:
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.deleted_in_xero += other.deleted_in_xero
-        self.bad_fields += other.bad_fields
+        self.bad_fields += other.bad_fields[: max(0, BAD_FIELDS_KEPT - len(self.bad_fields))]
         return self
 
     @property
     def seen(self) -> int:
         return self.inserted + self.updated + self.unchanged
+
+
+# Records per statement batch of a write (see `Warehouse.write_records`): a quarter of a 1,000-record page.
+WRITE_CHUNK = 250
+
+
+def _chunks(records: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`records` in lists of at most `size`, taken from the iterable as each list is needed."""
+    iterator = iter(records)
+    while True:
+        chunk = list(itertools.islice(iterator, size))
+        if not chunk:
+            return
+        yield chunk
+        del chunk  # not kept while the caller writes it and the next one is taken
 
 
 @dataclass
@@ -303,7 +327,7 @@ class Warehouse:
         self,
         tenant_id: str,
         api: str,
-        records: Sequence[Mapping[str, Any]],
+        records: Iterable[Mapping[str, Any]],
         *,
         id_field: str | None,
         updated_field: str | None,
@@ -314,27 +338,37 @@ class Warehouse:
     ) -> WriteCounts:
         """Upsert one batch of `api` records and, in the same transaction, `state`.
 
-        `touch_unchanged` stamps `last_seen` on unchanged rows too: a full scan needs it to find records Xero no
-        longer returns; an incremental one does not pay for it. `typed_extra` fills typed columns the record itself
-        lacks (NZ/UK leave does not carry its employee's id).
+        The batch is written `WRITE_CHUNK` records at a time inside that one transaction, so what a write derives
+        from its records (JSON text, typed rows, the statement's parameters) is bounded by a chunk whatever the
+        batch's size, and records handed over as a draining iterator (`xero_assets.sync.drain`) are freed chunk by
+        chunk. `touch_unchanged` stamps `last_seen` on unchanged rows too: a full scan needs it to find records
+        Xero no longer returns; an incremental one does not pay for it. `typed_extra` fills typed columns the
+        record itself lacks (NZ/UK leave does not carry its employee's id).
         """
-        by_id: dict[str, _RawRow] = {}
-        for record in records:
-            record_id = str(record.get(id_field)) if id_field else "settings"
-            if id_field and record.get(id_field) is None:
-                continue
-            by_id[record_id] = _raw_row(record_id, record, updated_field)
+        counts = WriteCounts()
+        changed = 0
         with self.engine.begin() as conn:
-            counts = self._write_raw(conn, tenant_id, api, by_id, seen_at, touch_unchanged)
-            changed = [row for row in by_id.values() if row.record_id in counts.changed_ids]
-            problems = self._write_typed(
-                conn, tenant_id, api, [row.record for row in changed], counts.replaced_ids, typed_extra
-            )
+            for chunk in _chunks(records, WRITE_CHUNK):
+                by_id: dict[str, _RawRow] = {}
+                for record in chunk:
+                    record_id = str(record.get(id_field)) if id_field else "settings"
+                    if id_field and record.get(id_field) is None:
+                        continue
+                    by_id[record_id] = _raw_row(record_id, record, updated_field)
+                del chunk
+                result = self._write_raw(conn, tenant_id, api, by_id, seen_at, touch_unchanged)
+                typed_records = [row.record for row in by_id.values() if row.record_id in result.changed_ids]
+                del by_id
+                result.counts.bad_fields = self._write_typed(
+                    conn, tenant_id, api, typed_records, result.replaced_ids, typed_extra
+                )
+                counts += result.counts
+                changed += len(result.changed_ids)
+                del typed_records, result
             if state is not None:
                 self.save_state(tenant_id, api, state, conn)
-        self._grew(api, len(counts.changed_ids))
-        counts.counts.bad_fields += problems
-        return counts.counts
+        self._grew(api, changed)
+        return counts
 
     def _grew(self, api: str, rows: int) -> None:
         """On PostgreSQL, ANALYZE the tables a sync is filling each time this process has added 10x more rows to

@@ -260,3 +260,28 @@ def test_a_none_paged_endpoint_is_one_call() -> None:
         pages = list(client.for_tenant(TENANT).iter_pages(endpoint, params={"where": 'Code=="NZD"'}))
     assert len(seen) == 1 and pages[0].records == [{"Code": "NZD"}]
     assert seen[0].url.params["where"] == 'Code=="NZD"'
+
+
+def test_a_list_body_over_the_lazy_size_keeps_its_records_as_text_until_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    from xero_assets.xero import client as client_module
+    from xero_assets.xero.lazy_json import LazyRecords
+
+    records = [{"RepeatingInvoiceID": f"r-{n}", "Total": n} for n in range(50)]
+    monkeypatch.setattr(client_module, "LAZY_BODY_BYTES", 200)
+    with _client(lambda r: _ok("RepeatingInvoices", records)) as client:
+        [page] = client.for_tenant(TENANT).iter_pages(catalog.get("repeating_invoices").endpoint)
+        small = client.for_tenant(TENANT).get_json("/api.xro/2.0/RepeatingInvoices")  # no lazy_list: decoded
+    assert isinstance(page.records, LazyRecords) and list(page.records) == records
+    assert small["RepeatingInvoices"] == records
+
+
+def test_a_large_body_cut_off_is_retried_and_then_reported_as_a_bad_response(monkeypatch: pytest.MonkeyPatch) -> None:
+    from xero_assets.xero import client as client_module
+
+    monkeypatch.setattr(client_module, "LAZY_BODY_BYTES", 10)
+    content = json.dumps({"RepeatingInvoices": [{"RepeatingInvoiceID": "r-1"}, {"RepeatingInvoiceID": "r-2"}]})
+    cut = httpx.Response(200, content=content[:-12].encode(), headers={"content-type": "application/json"})
+    seen, handler = _recorder(lambda r: cut)
+    with _client(handler) as client, pytest.raises(BadResponse, match="truncated"):
+        list(client.for_tenant(TENANT).iter_pages(catalog.get("repeating_invoices").endpoint))
+    assert len(seen) == 4  # the first call and three retries, as for any cut-off body
