@@ -99,10 +99,11 @@ def stored_report(inputs: DatasetInputs, report: str) -> pd.DataFrame:
         return pd.read_sql(query, conn)
 
 
-def journal_batches(inputs: DatasetInputs, size: int = CHUNK_JOURNALS) -> Iterator[list[dict[str, Any]]]:
+def journal_batches(inputs: DatasetInputs, size: int | None = None) -> Iterator[list[dict[str, Any]]]:
     """The tenant's journals as Xero sent them (with tracking, which no typed table keeps), `size` at a time in
     record-id order, so the general ledger is built without holding every journal at once."""
     r = raw_records.c
+    size = size or CHUNK_JOURNALS
     after = ""
     while True:
         query = (
