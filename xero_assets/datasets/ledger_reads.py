@@ -19,7 +19,7 @@ from xero_assets.datasets.spec import DatasetInputs
 from xero_assets.store import typed
 from xero_assets.store.warehouse import raw_records, report_cells
 
-CHUNK_JOURNALS = 2000  # journals per chunk of the general ledger (about 5 lines each)
+CHUNK_JOURNALS = 500  # journals per chunk of the general ledger (about 5 lines each: some 10 MB in pandas)
 
 
 def month_of(engine: sa.Engine, column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
