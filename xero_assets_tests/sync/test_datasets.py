@@ -235,6 +235,8 @@ def test_on_postgresql_money_is_numeric_and_every_check_passes(postgres_url: str
             synced.close()
     assert not failures(outcomes), failures(outcomes)
     assert {"general_ledger", *STATEMENTS, "kpis"} <= set(built)
+    sales = built["general_ledger"][built["general_ledger"]["source_type"] == "ACCREC"]  # documents found by id
+    assert len(sales) and sales["document_number"].notna().all() and sales["contact_name"].notna().all()
     engine = sa.create_engine(postgres_url)
     with engine.connect() as conn:
         kinds = {c["name"]: c["type"] for c in sa.inspect(conn).get_columns("ds_profit_and_loss_by_month")}
