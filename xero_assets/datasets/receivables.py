@@ -267,7 +267,7 @@ def _build_revenue(inputs: DatasetInputs, _: Mapping[str, pd.DataFrame]) -> Iter
 
 REVENUE_HEADER = ("id", "type", "status", "date", "contactid", "lineamounttypes", "currencyrate")
 REVENUE_LINES = ("parent_id", "accountcode", "lineamount", "taxamount")
-REVENUE_CHUNK_INVOICES = 10_000  # about 25k lines of four columns a chunk
+REVENUE_CHUNK_INVOICES = 2_500  # about 6k lines of four columns a chunk
 REVENUE_ROWS_PER_WRITE = 20_000
 
 
