@@ -152,6 +152,24 @@ def movements(customer_months: pd.DataFrame, as_at: date) -> pd.DataFrame:
     return out[(mrr > 0) | (previous > 0)].reset_index(drop=True)[columns]
 
 
+CUSTOMERS_PER_GROUP = 500
+
+
+def movements_by_customer_group(customer_months: pd.DataFrame, as_at: date) -> pd.DataFrame:
+    """`movements`, a group of customers at a time in customer order (each customer's movements are its own, so
+    the groups' rows together are exactly `movements` of all): every customer's months from its first to today
+    is a grid of hundreds of thousands of rows for the large organisation, too many to hold at once."""
+    customers = sorted(customer_months["contact_id"].dropna().unique())
+    if len(customers) <= CUSTOMERS_PER_GROUP:
+        return movements(customer_months, as_at)
+    parts = [
+        movements(customer_months[customer_months["contact_id"].isin(customers[start : start + CUSTOMERS_PER_GROUP])],
+                  as_at)
+        for start in range(0, len(customers), CUSTOMERS_PER_GROUP)
+    ]  # fmt: skip
+    return pd.concat(parts, ignore_index=True)
+
+
 def recurring_revenue(
     invoices: pd.DataFrame, schedules: pd.DataFrame, contacts: pd.DataFrame, as_at: date, base_currency: str
 ) -> pd.DataFrame:
@@ -170,7 +188,7 @@ def recurring_cents(
     if per_schedule.empty:
         return pd.DataFrame(columns=columns)
     customer = per_schedule.groupby(["contact_id", "month"], as_index=False)["mrr"].sum()
-    out = movements(customer, as_at)
+    out = movements_by_customer_group(customer, as_at)
     out = out.assign(arr=out["mrr"] * 12, month=_month_label(out["month"]), currency=base_currency)
     out = out.merge(contact_names(contacts), on="contact_id", how="left")
     return out[columns]

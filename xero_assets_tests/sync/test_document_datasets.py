@@ -119,8 +119,9 @@ def refuse_whole_reads(monkeypatch: pytest.MonkeyPatch, *tables: str) -> None:
 def test_recurring_revenue_built_from_streamed_chunks_equals_the_pure_transform(
     synced: Synced, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The builder reduces the invoices a streamed chunk at a time and writes Decimal slices of int-cent rows; the
-    rows and the key figures must be the pure transform's on every invoice at once."""
+    """The builder reduces the invoices a streamed chunk at a time, works out movements two customers at a time and
+    writes Decimal slices of int-cent rows; the rows and the key figures must be the pure transform's on every
+    invoice at once."""
     dataset_inputs = world.inputs(synced, _tenant(synced, "NZ"), world.sandbox_today(synced))
     everything = recurring.recurring_revenue(
         dataset_inputs.typed("xero_invoices", recurring.INVOICE_COLUMNS),
@@ -131,6 +132,7 @@ def test_recurring_revenue_built_from_streamed_chunks_equals_the_pure_transform(
     )
     monkeypatch.setattr(recurring, "INVOICES_PER_READ", 7)
     monkeypatch.setattr(recurring, "ROWS_PER_WRITE", 5)
+    monkeypatch.setattr(recurring, "CUSTOMERS_PER_GROUP", 2)
     refuse_whole_reads(monkeypatch, "xero_invoices")
     built = world.SPECS["recurring_revenue"].build(dataset_inputs, {})
     assert isinstance(built, Chunked)
