@@ -9,7 +9,8 @@ them as a table a person can act on:
 - AR/AP ageing in total against the receivables / payables control account in the general ledger (journal lines,
   when the journals scope is granted): this also covers contacts with only an unapplied credit, whose aged report
   the sync does not read;
-- every invoice's Total and TotalTax against its lines.
+- every invoice's Total and TotalTax against its lines (a run of invoices at a time: both tables grow with the
+  organisation).
 
 The first two compare sources read at different times, and a run need not read them all (a webhook run reads only
 the invoices that changed). One rule decides whether they can be compared (`read_since_change`): Xero's side (an
@@ -29,7 +30,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from xero_assets.datasets import money
-from xero_assets.datasets.documents import is_inclusive
+from xero_assets.datasets.documents import invoice_id_ranges, is_inclusive, read_range
 from xero_assets.datasets.load import organisation_time
 from xero_assets.datasets.spec import CheckOutcome, DatasetCheck, DatasetInputs, Organisation
 from xero_assets.store import typed
@@ -38,6 +39,7 @@ from xero_assets.store.warehouse import SyncState, raw_records, report_cells, sy
 AGED_REPORT = {"ACCREC": "aged_receivables_by_contact", "ACCPAY": "aged_payables_by_contact"}
 CONTROL_ACCOUNT = {"ACCREC": "DEBTORS", "ACCPAY": "CREDITORS"}
 TAIL_COLUMNS = ["period", "figure", "dataset", "xero", "difference"]
+TOTAL_FIGURE = "total: lines + tax"
 
 
 def _differences(tenant: str, organisation: str, subject: list[str], frame: pd.DataFrame) -> pd.DataFrame:
@@ -106,7 +108,7 @@ def invoice_totals_against_lines(
         "invoice": docs["invoicenumber"].fillna(docs["id"]) + " (" + docs["type"].fillna("") + ")",
         "period": pd.to_datetime(docs["date"]).dt.strftime("%Y-%m"),
     }
-    totals = pd.DataFrame({**base, "figure": "total: lines + tax", "dataset": lines_total,
+    totals = pd.DataFrame({**base, "figure": TOTAL_FIGURE, "dataset": lines_total,
                            "xero": money.cents(docs["total"])})  # fmt: skip
     taxes = pd.DataFrame({**base, "figure": "total tax: lines' tax", "dataset": docs["tax"].astype("int64"),
                           "xero": money.cents(docs["totaltax"])})  # fmt: skip
@@ -266,12 +268,32 @@ def _ageing_vs_control(invoice_type: str):  # type: ignore[no-untyped-def]
     return run
 
 
+TOTALS_HEADER = ("id", "type", "status", "invoicenumber", "date", "lineamounttypes", "total", "totaltax")
+TOTALS_LINES = ("parent_id", "lineamount", "taxamount")
+
+
+def invoice_totals_in_chunks(inputs: DatasetInputs) -> tuple[int, pd.DataFrame]:
+    """(invoices compared, differences) of `invoice_totals_against_lines` run a run of invoices at a time (their
+    lines read by the line table's key), so neither table is ever whole in memory; the differences are every
+    total's, then every tax's, as one run over all invoices lists them."""
+    tenant, name = inputs.tenant_id, inputs.organisation.name
+    compared, parts = 0, []
+    for first, last in invoice_id_ranges(inputs):
+        invoices = read_range(inputs, "xero_invoices", TOTALS_HEADER, "id", first, last)
+        lines = read_range(inputs, "xero_invoice_line_items", TOTALS_LINES, "parent_id", first, last)
+        compared += len(invoices)
+        parts.append(invoice_totals_against_lines(tenant, name, invoices, lines))
+    if not parts:
+        parts.append(invoice_totals_against_lines(tenant, name, inputs.typed("xero_invoices", TOTALS_HEADER),
+                                                  inputs.typed("xero_invoice_line_items", TOTALS_LINES)))  # fmt: skip
+    found = pd.concat(parts, ignore_index=True)
+    order = found["figure"].ne(TOTAL_FIGURE)  # totals first, then taxes, each in invoice order
+    return compared, found.iloc[order.argsort(kind="stable")].reset_index(drop=True)
+
+
 def _invoice_totals(inputs: DatasetInputs, _frame: pd.DataFrame | None, _: Mapping[str, pd.DataFrame]) -> CheckOutcome:
-    header = ("id", "type", "status", "invoicenumber", "date", "lineamounttypes", "total", "totaltax")
-    invoices = inputs.typed("xero_invoices", header)
-    lines = inputs.typed("xero_invoice_line_items", ("parent_id", "lineamount", "taxamount"))
-    found = invoice_totals_against_lines(inputs.tenant_id, inputs.organisation.name, invoices, lines)
-    return _outcome(found, "invoice figures", f"all {len(invoices)} invoices equal their lines plus tax")
+    compared, found = invoice_totals_in_chunks(inputs)
+    return _outcome(found, "invoice figures", f"all {compared} invoices equal their lines plus tax")
 
 
 CHECKS = (

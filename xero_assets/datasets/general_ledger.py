@@ -1,20 +1,22 @@
 """The general ledger at journal-line grain, named: every line with its journal, source document, account, contact
 and tracking, so a BI can filter the ledger the way Xero's Account Transactions report does.
 
-Journals come as Xero sent them (the only place the lines' tracking is kept) in batches; the source documents,
-contacts and accounts they point to are small look-ups read once. `ledger_lines` is pure: a test hands it a few
-journals and look-ups and checks every field.
+Journals come as Xero sent them (the only place the lines' tracking is kept) in batches; contacts and accounts are
+small look-ups read once, and each batch's source documents (and the payments pointing at them) are looked up by
+their ids with the batch, since an organisation's documents grow with its ledger. `ledger_lines` is pure: a test
+hands it a few journals and look-ups and checks every field.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
 
 from xero_assets.datasets.chart import CLASS_OF_TYPE
+from xero_assets.datasets.ledger_reads import journal_batches, rows_with_ids
 from xero_assets.datasets.money import money, month_key
 from xero_assets.datasets.spec import DatasetInputs
 from xero_assets.xero import dates
@@ -101,37 +103,39 @@ def ledger_lines(journals: Iterable[Mapping[str, Any]], lookups: Lookups) -> pd.
     return pd.DataFrame(rows, columns=list(GL_COLUMNS))
 
 
-def read_lookups(inputs: DatasetInputs) -> Lookups:
-    """The look-ups from the typed tables: only id, number and contact columns, never whole documents."""
-    documents: dict[str, tuple[str | None, str | None]] = {}
-    for table, number in _DOCUMENT_TABLES.values():
-        columns = ["id", *([number] if number else []), *(["contactid"] if table != "xero_bank_transfers" else [])]
-        if table == "xero_manual_journals":
-            columns = ["id", "narration"]
-        frame = inputs.typed(table, columns)
-        numbers = frame[number] if number else [None] * len(frame)
-        contacts = frame["contactid"] if "contactid" in frame else [None] * len(frame)
-        documents.update(zip(frame["id"], zip(numbers, contacts, strict=True), strict=True))
-    payments_frame = inputs.typed("xero_payments", ["id", *_PAYMENT_TARGETS])
-    payments = {}
-    for row in payments_frame.itertuples(index=False):
-        target = next((value for value in row[1:] if value), None)
-        if target:
-            payments[row[0]] = target
+def read_names(inputs: DatasetInputs) -> Lookups:
+    """The look-ups that do not grow with the ledger, read once: contact names and account types."""
     contacts_frame = inputs.typed("xero_contacts", ["id", "name"])
     accounts_frame = inputs.typed("xero_accounts", ["id", "type", "class"])
     return Lookups(
-        documents=documents,
-        payments=payments,
         contacts=dict(zip(contacts_frame["id"], contacts_frame["name"], strict=True)),
         accounts={i: (t, c) for i, t, c in accounts_frame.itertuples(index=False)},
     )
 
 
-def general_ledger_chunks(inputs: DatasetInputs) -> Iterator[pd.DataFrame]:
-    """The general ledger a batch of journals at a time (the writer stores each before the next is read)."""
-    from xero_assets.datasets.ledger_reads import journal_batches
+def read_lookups(inputs: DatasetInputs, source_ids: Iterable[str], names: Lookups) -> Lookups:
+    """`names` with the payments and source documents of one batch of journals (`source_ids`): only those rows,
+    so the look-ups follow the batch, not the organisation's hundreds of thousands of documents."""
+    ids = sorted({i for i in source_ids if i})
+    payments: dict[str, str] = {}
+    for row in rows_with_ids(inputs, "xero_payments", ["id", *_PAYMENT_TARGETS], ids):
+        target = next((value for value in row[1:] if value), None)
+        if target:
+            payments[row[0]] = target
+    wanted = sorted({payments.get(i, i) for i in ids})
+    documents: dict[str, tuple[str | None, str | None]] = {}
+    for table, number in _DOCUMENT_TABLES.values():
+        has_contact = table not in ("xero_bank_transfers", "xero_manual_journals")
+        columns = ["id", *([number] if number else []), *(["contactid"] if has_contact else [])]
+        for row in rows_with_ids(inputs, table, columns, wanted):
+            documents[row[0]] = (row[1] if number else None, row[-1] if has_contact else None)
+    return replace(names, documents=documents, payments=payments)
 
-    lookups = read_lookups(inputs)
+
+def general_ledger_chunks(inputs: DatasetInputs) -> Iterator[pd.DataFrame]:
+    """The general ledger a batch of journals at a time (the writer stores each before the next is read), each
+    batch named from look-ups of its own documents."""
+    names = read_names(inputs)
     for batch in journal_batches(inputs):
+        lookups = read_lookups(inputs, (journal.get("SourceID") for journal in batch), names)
         yield ledger_lines(batch, lookups)

@@ -13,12 +13,13 @@ from typing import Any
 import orjson
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from xero_assets.datasets.spec import DatasetInputs
 from xero_assets.store import typed
 from xero_assets.store.warehouse import raw_records, report_cells
 
-CHUNK_JOURNALS = 2000  # journals per chunk of the general ledger (about 5 lines each)
+CHUNK_JOURNALS = 500  # journals per chunk of the general ledger (about 5 lines each: some 10 MB in pandas)
 
 
 def month_of(engine: sa.Engine, column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
@@ -26,6 +27,28 @@ def month_of(engine: sa.Engine, column: sa.ColumnElement[Any]) -> sa.ColumnEleme
     if engine.dialect.name == "postgresql":
         return sa.func.to_char(column, "YYYY-MM")
     return sa.func.substr(column, 1, 7)  # SQLite stores dates as ISO text
+
+
+def one_of(engine: sa.Engine, column: sa.ColumnElement[Any], values: list[str]) -> sa.ColumnElement[bool]:
+    """`column IN values` with the values as ONE parameter (a JSON list on SQLite, an array on PostgreSQL), so the
+    statement's text is the same whatever their number: an expanded IN of a batch's 2,000 ids is a new statement
+    every batch, and SQLite's driver caches up to 128 prepared statements per connection, tens of MB at that size."""
+    if engine.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, values, type_=postgresql.ARRAY(sa.String)))
+    listed = sa.func.json_each(sa.bindparam(None, orjson.dumps(values).decode(), type_=sa.String)).table_valued("value")
+    return column.in_(sa.select(listed.c.value))
+
+
+def rows_with_ids(inputs: DatasetInputs, table_name: str, columns: list[str], ids: list[str]) -> list[tuple]:
+    """The `columns` of the tenant's rows of `table_name` whose id is one of `ids` (primary-key look-ups)."""
+    if not ids:
+        return []
+    table = typed.TABLES[table_name]
+    query = sa.select(*(table.c[name] for name in columns)).where(
+        table.c.tenant_id == inputs.tenant_id, one_of(inputs.engine, table.c.id, ids)
+    )
+    with inputs.engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(query)]
 
 
 def account_movements(inputs: DatasetInputs) -> pd.DataFrame:
@@ -76,10 +99,11 @@ def stored_report(inputs: DatasetInputs, report: str) -> pd.DataFrame:
         return pd.read_sql(query, conn)
 
 
-def journal_batches(inputs: DatasetInputs, size: int = CHUNK_JOURNALS) -> Iterator[list[dict[str, Any]]]:
+def journal_batches(inputs: DatasetInputs, size: int | None = None) -> Iterator[list[dict[str, Any]]]:
     """The tenant's journals as Xero sent them (with tracking, which no typed table keeps), `size` at a time in
     record-id order, so the general ledger is built without holding every journal at once."""
     r = raw_records.c
+    size = size or CHUNK_JOURNALS
     after = ""
     while True:
         query = (

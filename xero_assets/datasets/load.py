@@ -27,6 +27,9 @@ from xero_assets.store.warehouse import Warehouse
 
 MONEY = sa.Numeric(19, 2)
 TENANT = sa.String(64)
+# Rows per INSERT batch: the driver's parameter tuples (money as text on SQLite) cost far more than the frame's own
+# columns, so a frame of any size is handed over a bounded slice at a time.
+WRITE_ROWS = 10_000
 
 
 def table_name(spec: DatasetSpec) -> str:
@@ -112,15 +115,17 @@ def _column(series: pd.Series, kind: sa.types.TypeEngine[Any], sqlite: bool) -> 
 
 
 def _insert(conn: sa.Connection, table: sa.Table, tenant_id: str, frame: pd.DataFrame) -> None:
-    """One executemany of plain tuples built column by column: SQLAlchemy's per-row parameter processing would cost
-    more than the build."""
+    """Executemanys of plain tuples built column by column (SQLAlchemy's per-row parameter processing would cost
+    more than the build), `WRITE_ROWS` rows at a time."""
     names = [c.name for c in table.columns]
     sqlite = conn.dialect.name == "sqlite"
-    columns = [_column(frame[name], table.c[name].type, sqlite) for name in names[1:]]
-    rows = list(zip([tenant_id] * len(frame), *columns, strict=True))
     marker = "?" if sqlite else "%s"
     quoted = ", ".join(f'"{name}"' for name in names)
-    conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join([marker] * len(names))})', rows)
+    sql = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join([marker] * len(names))})'
+    for start in range(0, len(frame), WRITE_ROWS):
+        part = frame.iloc[start : start + WRITE_ROWS]
+        columns = [_column(part[name], table.c[name].type, sqlite) for name in names[1:]]
+        conn.exec_driver_sql(sql, list(zip([tenant_id] * len(part), *columns, strict=True)))
 
 
 def write_dataset(engine: sa.Engine, spec: DatasetSpec, tenant_id: str, frames: Iterable[pd.DataFrame]) -> int:

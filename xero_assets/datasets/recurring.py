@@ -26,12 +26,13 @@ import pandas as pd
 
 from xero_assets.datasets import money
 from xero_assets.datasets.documents import contact_names
-from xero_assets.datasets.spec import DatasetInputs, DatasetSpec
+from xero_assets.datasets.frames import shared
+from xero_assets.datasets.spec import Chunked, DatasetInputs, DatasetSpec
 
 BILLED_STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED", "PAID")
 MOVEMENTS = ("new", "expansion", "contraction", "churn", "reactivation")
 MRR_MONEY = ("mrr", "arr", *MOVEMENTS)
-INVOICE_COLUMNS = ("id", "type", "status", "date", "contactid", "subtotal", "currencyrate", "repeatinginvoiceid")
+INVOICE_COLUMNS = ("type", "status", "date", "contactid", "subtotal", "currencyrate", "repeatinginvoiceid")
 SCHEDULE_COLUMNS = ("id", "status", "scheduleunit", "scheduleperiod", "enddate")
 
 
@@ -44,24 +45,41 @@ def _month_label(index: pd.Series) -> pd.Series:
     return (index // 12).astype(str) + "-" + (index % 12 + 1).astype(str).str.zfill(2)
 
 
-def schedule_months(invoices: pd.DataFrame, schedules: pd.DataFrame, as_at: date) -> pd.DataFrame:
-    """Monthly recurring cents per (schedule, contact, month index), before customers are summed."""
-    columns = ["schedule_id", "contact_id", "month", "mrr"]
-    billed = invoices[
+def billed(invoices: pd.DataFrame, as_at: date) -> pd.DataFrame:
+    """The sales invoices repeating invoices generated and billed by `as_at`, as the little the MRR needs of each:
+    its schedule, contact, date and SubTotal in base-currency cents. Compact, so a large organisation's invoices are
+    reduced to this a chunk at a time."""
+    rows = invoices[
         (invoices["type"] == "ACCREC")
         & invoices["status"].isin(BILLED_STATUSES)
         & invoices["repeatinginvoiceid"].notna()
         & (pd.to_datetime(invoices["date"]) <= pd.Timestamp(as_at))
     ]
+    return pd.DataFrame(
+        {
+            "schedule_id": rows["repeatinginvoiceid"],
+            "contact_id": rows["contactid"],
+            "date": pd.to_datetime(rows["date"]),
+            "base": money.to_base(money.cents(rows["subtotal"]), rows["currencyrate"]),
+        }
+    )
+
+
+def schedule_months(invoices: pd.DataFrame, schedules: pd.DataFrame, as_at: date) -> pd.DataFrame:
+    """Monthly recurring cents per (schedule, contact, month index), before customers are summed."""
+    return billed_months(billed(invoices, as_at), schedules, as_at)
+
+
+def billed_months(billed: pd.DataFrame, schedules: pd.DataFrame, as_at: date) -> pd.DataFrame:
+    """`schedule_months` of the invoices `billed` already picked out."""
+    columns = ["schedule_id", "contact_id", "month", "mrr"]
     if billed.empty:
         return pd.DataFrame(columns=columns)
     plan = schedules.rename(columns={"id": "schedule_id", "status": "schedule_status"})
-    frame = billed.rename(columns={"repeatinginvoiceid": "schedule_id", "contactid": "contact_id"}).merge(
-        plan, on="schedule_id", how="left"
-    )
+    frame = billed.merge(plan, on="schedule_id", how="left")
     period = pd.to_numeric(frame["scheduleperiod"]).fillna(1).clip(lower=1).astype("int64")
     weekly = frame["scheduleunit"].eq("WEEKLY")
-    base = money.to_base(money.cents(frame["subtotal"]), frame["currencyrate"]).astype(float)
+    base = frame["base"].astype(float)
     frame = frame.assign(
         month=_month_index(frame["date"]),
         period=period,
@@ -134,19 +152,46 @@ def movements(customer_months: pd.DataFrame, as_at: date) -> pd.DataFrame:
     return out[(mrr > 0) | (previous > 0)].reset_index(drop=True)[columns]
 
 
+CUSTOMERS_PER_GROUP = 500
+
+
+def movements_by_customer_group(customer_months: pd.DataFrame, as_at: date) -> pd.DataFrame:
+    """`movements`, a group of customers at a time in customer order (each customer's movements are its own, so
+    the groups' rows together are exactly `movements` of all): every customer's months from its first to today
+    is a grid of hundreds of thousands of rows for the large organisation, too many to hold at once."""
+    customers = sorted(customer_months["contact_id"].dropna().unique())
+    if len(customers) <= CUSTOMERS_PER_GROUP:
+        return movements(customer_months, as_at)
+    parts = [
+        movements(customer_months[customer_months["contact_id"].isin(customers[start : start + CUSTOMERS_PER_GROUP])],
+                  as_at)
+        for start in range(0, len(customers), CUSTOMERS_PER_GROUP)
+    ]  # fmt: skip
+    return pd.concat(parts, ignore_index=True)
+
+
 def recurring_revenue(
     invoices: pd.DataFrame, schedules: pd.DataFrame, contacts: pd.DataFrame, as_at: date, base_currency: str
 ) -> pd.DataFrame:
     """MRR, ARR (12 x MRR) and the month's movements per customer and month, in base currency."""
+    out = recurring_cents(billed(invoices, as_at), schedules, contacts, as_at, base_currency)
+    return out if out.empty else money.money_columns(out, MRR_MONEY)
+
+
+def recurring_cents(
+    billed: pd.DataFrame, schedules: pd.DataFrame, contacts: pd.DataFrame, as_at: date, base_currency: str
+) -> pd.DataFrame:
+    """`recurring_revenue` of the invoices `billed` picked out, its money still int cents (8 bytes a figure, where a
+    Decimal costs about a hundred: the large organisation has 164k customer-months of seven figures)."""
     columns = ["contact_id", "contact_name", "month", *MRR_MONEY, "currency"]
-    per_schedule = schedule_months(invoices, schedules, as_at)
+    per_schedule = billed_months(billed, schedules, as_at)
     if per_schedule.empty:
         return pd.DataFrame(columns=columns)
     customer = per_schedule.groupby(["contact_id", "month"], as_index=False)["mrr"].sum()
-    out = movements(customer, as_at)
+    out = movements_by_customer_group(customer, as_at)
     out = out.assign(arr=out["mrr"] * 12, month=_month_label(out["month"]), currency=base_currency)
     out = out.merge(contact_names(contacts), on="contact_id", how="left")
-    return money.money_columns(out[columns], MRR_MONEY)
+    return out[columns]
 
 
 def mrr_figures(frame: pd.DataFrame) -> dict[str, float]:
@@ -159,14 +204,37 @@ def mrr_figures(frame: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def _build(inputs: DatasetInputs, _: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    return recurring_revenue(
-        inputs.typed("xero_invoices", INVOICE_COLUMNS),
+INVOICES_PER_READ = 20_000
+ROWS_PER_WRITE = 20_000
+
+
+def _billed(inputs: DatasetInputs) -> pd.DataFrame:
+    """Every billed invoice, `billed` a chunk of invoices at a time (in the order one read returns them, which
+    decides ties between two invoices of a schedule on one day), ids shared across chunks."""
+    pool: dict[object, object] = {}
+    parts = []
+    for chunk in inputs.typed_chunks("xero_invoices", INVOICE_COLUMNS, INVOICES_PER_READ):
+        part = billed(chunk, inputs.as_at)
+        parts.append(part.assign(schedule_id=shared(part["schedule_id"], pool),
+                                 contact_id=shared(part["contact_id"], pool)))  # fmt: skip
+    return pd.concat(parts, ignore_index=True) if parts else billed(inputs.typed("xero_invoices", INVOICE_COLUMNS),
+                                                                    inputs.as_at)  # fmt: skip
+
+
+def _build(inputs: DatasetInputs, _: Mapping[str, pd.DataFrame]) -> Chunked:
+    """Summed as int cents and written a slice at a time, each slice's money turned into Decimal as it goes; the
+    key figures come from the latest month's rows."""
+    rows = recurring_cents(
+        _billed(inputs),
         inputs.typed("xero_repeating_invoices", SCHEDULE_COLUMNS),
         inputs.typed("xero_contacts", ("id", "name")),
         inputs.as_at,
         inputs.organisation.base_currency,
     )
+    latest = rows[rows["month"] == rows["month"].max()] if len(rows) else rows
+    figures = mrr_figures(money.money_columns(latest, MRR_MONEY)) if len(rows) else {}
+    slices = (rows.iloc[start : start + ROWS_PER_WRITE] for start in range(0, max(len(rows), 1), ROWS_PER_WRITE))
+    return Chunked((part if part.empty else money.money_columns(part, MRR_MONEY) for part in slices), figures)
 
 
 DATASETS = (

@@ -9,7 +9,7 @@ writes what the builder returns. A builder is therefore the whole of a dataset's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
@@ -67,6 +67,28 @@ class DatasetInputs:
         with self.engine.connect() as conn:
             return pd.read_sql(query, conn)
 
+    def typed_chunks(self, table_name: str, columns: Sequence[str], size: int = 20_000) -> Iterator[pd.DataFrame]:
+        """`typed(table_name, columns)` as frames of `size` rows, streamed from the database in the order `typed`
+        returns them (a table as large as the invoices is then never whole in memory)."""
+        from xero_assets.store import typed
+
+        table = typed.TABLES[table_name]
+        query = sa.select(*(table.c[name] for name in columns)).where(table.c.tenant_id == self.tenant_id)
+        with self.engine.connect() as conn:
+            yield from pd.read_sql(query, conn.execution_options(stream_results=True), chunksize=size)
+
+
+@dataclass(frozen=True)
+class Chunked:
+    """A build the writer takes a slice at a time (its Decimal money never whole in memory), with the key figures
+    its builder computed on the way: a chunked build has no whole frame to call `DatasetSpec.figures` on."""
+
+    chunks: Iterable[pd.DataFrame]
+    figures: Mapping[str, float] = field(default_factory=dict)
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        return iter(self.chunks)
+
 
 class DatasetSkipped(Exception):
     """Raised by a builder that cannot be built for this tenant; the message says what to do (e.g. which scope to
@@ -80,7 +102,7 @@ class DatasetSpec:
     writer adds it), either as one frame or, for a dataset as large as the ledger, as an iterable of frames that the
     writer stores chunk by chunk (so the whole dataset is never in memory). `figures`, when given, turns the built
     frame into the key figures Dagster records as numeric metadata (and plots over time); it is only called on a
-    dataset returned as one frame."""
+    dataset returned as one frame (a `Chunked` build carries its own)."""
 
     name: str
     description: str

@@ -7,7 +7,7 @@ share what they read; the datasets themselves are declarative specs with pure bu
 with the builder's reason when it cannot be built, and run the checks on what was just built.
 """
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -16,7 +16,7 @@ import pandas as pd
 from xero_assets import catalog
 from xero_assets.datasets.load import organisation, organisation_today, table_name, write_dataset
 from xero_assets.datasets.registry import all_datasets, needed
-from xero_assets.datasets.spec import DatasetInputs, DatasetSkipped, DatasetSpec, Organisation
+from xero_assets.datasets.spec import Chunked, DatasetInputs, DatasetSkipped, DatasetSpec, Organisation
 from xero_assets.defs import checks
 from xero_assets.defs.partitions import tenant_partitions
 from xero_assets.defs.raw import consented_scopes, raw_key
@@ -112,7 +112,12 @@ class _FirstChunk:
 
 
 def _metadata(
-    inputs: DatasetInputs, spec: DatasetSpec, rows: int, first: pd.DataFrame, frame: pd.DataFrame | None
+    inputs: DatasetInputs,
+    spec: DatasetSpec,
+    rows: int,
+    first: pd.DataFrame,
+    frame: pd.DataFrame | None,
+    figures: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     metadata: dict[str, Any] = {
         "dagster/row_count": rows,
@@ -123,8 +128,9 @@ def _metadata(
     }
     if "source" in first.columns and len(first):
         metadata["source"] = str(first["source"].iloc[0])
-    if spec.figures is not None and frame is not None:
-        metadata |= {name: dg.MetadataValue.float(value) for name, value in spec.figures(frame).items()}
+    if figures is None and spec.figures is not None and frame is not None:
+        figures = spec.figures(frame)
+    metadata |= {name: dg.MetadataValue.float(value) for name, value in (figures or {}).items()}
     return metadata
 
 
@@ -160,8 +166,9 @@ def materialize(
                 )
             continue
         frame = built.get(spec.name)
+        figures = result.figures if isinstance(result, Chunked) else None
         yield dg.MaterializeResult(
-            asset_key=dataset_key(spec.name), metadata=_metadata(inputs, spec, rows, chunks.first, frame)
+            asset_key=dataset_key(spec.name), metadata=_metadata(inputs, spec, rows, chunks.first, frame, figures)
         )
         yield from checks.run_checks(context, inputs, spec, frame, built)
 

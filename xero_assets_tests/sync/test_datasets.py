@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from xero_assets import catalog, reports, sandbox_connect
-from xero_assets.datasets import statements, xero_reports
+from xero_assets.datasets import general_ledger, ledger_reads, statements, xero_reports
 from xero_assets.datasets.ledger import GL_NEEDS_JOURNALS, accounts
 from xero_assets.datasets.ledger_checks import compare
 from xero_assets.datasets.load import organisation, read_dataset, write_dataset
@@ -235,6 +235,8 @@ def test_on_postgresql_money_is_numeric_and_every_check_passes(postgres_url: str
             synced.close()
     assert not failures(outcomes), failures(outcomes)
     assert {"general_ledger", *STATEMENTS, "kpis"} <= set(built)
+    sales = built["general_ledger"][built["general_ledger"]["source_type"] == "ACCREC"]  # documents found by id
+    assert len(sales) and sales["document_number"].notna().all() and sales["contact_name"].notna().all()
     engine = sa.create_engine(postgres_url)
     with engine.connect() as conn:
         kinds = {c["name"]: c["type"] for c in sa.inspect(conn).get_columns("ds_profit_and_loss_by_month")}
@@ -424,3 +426,45 @@ def test_each_dataset_reads_only_the_tables_of_the_apis_it_declares(world: tuple
         sa.event.remove(inputs.engine, "before_cursor_execute", watch)
     assert len(built) > 5
     assert not overreach, overreach
+
+
+def _every_document(inputs: DatasetInputs) -> general_ledger.Lookups:
+    """The look-ups as one read of every document and payment of the organisation would give them: what the
+    general ledger's per-batch look-ups must equal."""
+    documents: dict[str, tuple[str | None, str | None]] = {}
+    for table, number in general_ledger._DOCUMENT_TABLES.values():
+        frame = inputs.typed(table)
+        contacts = frame["contactid"] if table not in ("xero_bank_transfers", "xero_manual_journals") else None
+        for i, row_id in enumerate(frame["id"]):
+            documents[row_id] = (frame[number].iloc[i] if number else None,
+                                 contacts.iloc[i] if contacts is not None else None)  # fmt: skip
+    payments = inputs.typed("xero_payments", ["id", "invoiceid", "creditnoteid", "overpaymentid", "prepaymentid"])
+    paid = {row[0]: next(v for v in row[1:] if v) for row in payments.itertuples(index=False) if any(row[1:])}
+    return replace(general_ledger.read_names(inputs), documents=documents, payments=paid)
+
+
+def test_the_general_ledger_in_tiny_batches_names_lines_as_a_read_of_every_document_would(
+    world: tuple[Synced, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each batch of journals looks up only its own documents and payments, by id: never a whole document table
+    (the large organisation has 205k invoices), and named exactly as from every document at once."""
+    synced, countries = world
+    inputs = inputs_for(synced, countries["AU"], journals=True)
+    journals = [journal for batch in ledger_reads.journal_batches(inputs, 10**9) for journal in batch]
+    expected = general_ledger.ledger_lines(journals, _every_document(inputs))
+    monkeypatch.setattr(ledger_reads, "CHUNK_JOURNALS", 7)
+    document_tables = {table for table, _ in general_ledger._DOCUMENT_TABLES.values()} | {"xero_payments"}
+    statements: list[str] = []
+
+    def watch(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(inputs.engine, "before_cursor_execute", watch)
+    try:
+        chunks = list(BY_NAME["general_ledger"].build(inputs, {}))
+    finally:
+        sa.event.remove(inputs.engine, "before_cursor_execute", watch)
+    assert len(chunks) > 3 and len(expected) > 100 and expected["document_number"].notna().sum() > 50
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), expected)
+    documents_read = [s for s in statements if set(re.findall(r"\b(xero_[a-z_]+)\b", s)) & document_tables]
+    assert documents_read and all("json_each" in s for s in documents_read), documents_read

@@ -7,12 +7,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
-from xero_assets.datasets import checks_documents, documents, load, receivables
+from xero_assets.datasets import checks_documents, documents, load, receivables, recurring
 from xero_assets.datasets.money import CENT
+from xero_assets.datasets.spec import Chunked, DatasetInputs
 from xero_assets.sandbox.server import running_sandbox
 from xero_assets.store import typed
 from xero_assets_tests.sync import document_world as world
@@ -71,6 +73,7 @@ def test_invoice_lines_built_in_chunks_equal_one_build(synced: Synced, monkeypat
     dataset_inputs = world.inputs(synced, _tenant(synced, "GB"), world.sandbox_today(synced))
     whole = world.build("invoice_lines", dataset_inputs)
     monkeypatch.setattr(documents, "CHUNK_INVOICES", 7)
+    refuse_whole_reads(monkeypatch, "xero_invoices", "xero_invoice_line_items")
     chunks = list(world.SPECS["invoice_lines"].build(dataset_inputs, {}))
     assert len(chunks) > 3 and max(chunk["invoice_id"].nunique() for chunk in chunks) <= 7
     key = list(documents.LINE_KEY)
@@ -94,10 +97,49 @@ def test_revenue_by_customer_summed_in_chunks_equals_the_pure_transform_on_every
     )
     monkeypatch.setattr(receivables, "REVENUE_CHUNK_INVOICES", 7)
     monkeypatch.setattr(receivables, "REVENUE_ROWS_PER_WRITE", 5)
+    refuse_whole_reads(monkeypatch, "xero_invoices", "xero_invoice_line_items")
     assert len(list(documents.invoice_id_ranges(dataset_inputs, 7))) > 3
     chunks = list(world.SPECS["revenue_by_customer"].build(dataset_inputs, {}))
     assert len(everything) > 10 and everything["contact_id"].nunique() > 1 and len(chunks) > 2
     pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), everything)
+
+
+def refuse_whole_reads(monkeypatch: pytest.MonkeyPatch, *tables: str) -> None:
+    """From here on, reading the whole of one of `tables` through `DatasetInputs.typed` fails the test: a build must
+    read them in chunks (they grow with the organisation)."""
+    whole = DatasetInputs.typed
+
+    def typed_refusing(self: DatasetInputs, table_name: str, columns: Any = None) -> pd.DataFrame:
+        assert table_name not in tables, f"{table_name} read whole"
+        return whole(self, table_name, columns)
+
+    monkeypatch.setattr(DatasetInputs, "typed", typed_refusing)
+
+
+def test_recurring_revenue_built_from_streamed_chunks_equals_the_pure_transform(
+    synced: Synced, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The builder reduces the invoices a streamed chunk at a time, works out movements two customers at a time and
+    writes Decimal slices of int-cent rows; the rows and the key figures must be the pure transform's on every
+    invoice at once."""
+    dataset_inputs = world.inputs(synced, _tenant(synced, "NZ"), world.sandbox_today(synced))
+    everything = recurring.recurring_revenue(
+        dataset_inputs.typed("xero_invoices", recurring.INVOICE_COLUMNS),
+        dataset_inputs.typed("xero_repeating_invoices", recurring.SCHEDULE_COLUMNS),
+        dataset_inputs.typed("xero_contacts", ("id", "name")),
+        dataset_inputs.as_at,
+        dataset_inputs.organisation.base_currency,
+    )
+    monkeypatch.setattr(recurring, "INVOICES_PER_READ", 7)
+    monkeypatch.setattr(recurring, "ROWS_PER_WRITE", 5)
+    monkeypatch.setattr(recurring, "CUSTOMERS_PER_GROUP", 2)
+    refuse_whole_reads(monkeypatch, "xero_invoices")
+    built = world.SPECS["recurring_revenue"].build(dataset_inputs, {})
+    assert isinstance(built, Chunked)
+    chunks = list(built)
+    assert len(everything) > 10 and len(chunks) > 2 and max(len(chunk) for chunk in chunks) <= 5
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), everything)
+    assert built.figures == recurring.mrr_figures(everything) and built.figures["mrr"] > 0
 
 
 @pytest.mark.postgres
@@ -195,3 +237,24 @@ def test_checks_fail_on_broken_books_naming_the_contact_invoice_and_difference(s
     assert outcome.differences[["invoice_id", "invoice", "period", "difference"]].values.tolist() == [
         [invoice["id"], f"{invoice['invoicenumber']} (ACCREC)", invoice["date"].strftime("%Y-%m"), Decimal("1.23")]
     ]
+
+
+def test_the_invoice_totals_check_in_chunks_finds_what_one_read_of_both_tables_finds(
+    synced: Synced, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the books the previous test broke: checked a run of 7 invoices at a time (never a whole table), the same
+    invoices compared and the same differences as the pure check on every invoice and line at once."""
+    tenant_id = _tenant(synced, "AU")
+    dataset_inputs = world.inputs(synced, tenant_id, world.sandbox_today(synced))
+    invoices = dataset_inputs.typed("xero_invoices", checks_documents.TOTALS_HEADER)
+    lines = dataset_inputs.typed("xero_invoice_line_items", checks_documents.TOTALS_LINES)
+    name = dataset_inputs.organisation.name
+    whole = checks_documents.invoice_totals_against_lines(tenant_id, name, invoices, lines)
+    monkeypatch.setattr(documents, "CHUNK_INVOICES", 7)
+    refuse_whole_reads(monkeypatch, "xero_invoices", "xero_invoice_line_items")
+    compared, chunked = checks_documents.invoice_totals_in_chunks(dataset_inputs)
+    assert compared == len(invoices) > 7 and len(whole) >= 1
+    key = ["figure", "invoice_id"]
+    pd.testing.assert_frame_equal(
+        chunked.sort_values(key, ignore_index=True), whole.sort_values(key, ignore_index=True)
+    )
