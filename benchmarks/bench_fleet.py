@@ -41,6 +41,7 @@ import yaml
 from cryptography.fernet import Fernet
 
 from xero_assets import catalog, sandbox_connect
+from xero_assets.defs.sensors import MAX_NEW_TENANTS_PER_TICK, xero_tenant_sensor
 from xero_assets.sandbox.server import SandboxConfig, running_sandbox
 from xero_assets.store.db import make_engine
 from xero_assets.store.warehouse import Warehouse
@@ -57,6 +58,8 @@ WORKER = "Celery worker"
 DAEMON = "daemon"
 CODE_SERVER = "code server"
 ISSUE_FLEET = 1_000  # the fleet the issue asks for
+# The tenant sensor's cap: so many new tenants a tick, a tick at most every minimum_interval_seconds.
+SENSOR_PER_MINUTE = MAX_NEW_TENANTS_PER_TICK * 60 // (xero_tenant_sensor.minimum_interval_seconds or 30)
 PROGRESS_EVERY_S = 120
 WORKERS = 3  # Celery worker slots: on 2 cores, enough to overlap one run's waits (pacing, the database) with another's
 
@@ -79,6 +82,8 @@ class FleetMeasure:
     shapes: int
     cpu_seconds: dict[str, float]  # by component: the sandbox, the workers, the daemon's host
     load: tuple[tuple[float, ...], tuple[float, ...]]  # os.getloadavg() at the start and at the end
+    timed_out: bool  # the wait gave up with runs still queued or running
+    requested_per_minute: float  # runs the tenant sensor created a minute, first to last
 
     def report(self) -> str:
         n = self.tenants
@@ -100,7 +105,7 @@ class FleetMeasure:
             f" Dagster on PostgreSQL with the daemon's queue; {cores} cores",
             f"  load average (1, 5, 15 min) at start {_load(self.load[0])}, at end {_load(self.load[1])}",
             f"  tenants synced {self.runs_succeeded}/{n} in {self.fleet_seconds:.0f}s"
-            f" ({len(self.failures)} runs failed to launch or run, retried by the daemon):"
+            f" ({len(self.failures)} runs failed; the daemon retries only runs whose process crashed):"
             f" {runs_per_hour:,.0f} runs/hour ({per_worker_rate:,.0f} per worker)",
             f"  run time: median {_median(self.run_seconds):.1f}s; sync and dataset steps median"
             f" {_median(self.step_seconds):.1f}s; Dagster overhead per run median {_median(overhead):.1f}s"
@@ -125,7 +130,7 @@ class FleetMeasure:
     ) -> list[str]:
         """How the measured rate carries to the issue's 1,000 and to 10,000 organisations."""
         lines = []
-        if self.runs_succeeded < self.tenants:
+        if self.timed_out:
             lines.append(
                 f"  STOPPED at the timeout: {self.tenants - self.runs_succeeded} of {self.tenants} tenants were not"
                 " synced yet; the rates above are of the runs that finished"
@@ -145,9 +150,10 @@ class FleetMeasure:
             f" ({needed_rate:,.0f} runs/hour), which takes about"
             f" {math.ceil(needed_rate / max(per_worker_rate, 1e-9))} workers of this speed, or"
             f" {math.ceil(needed_rate * cpu_per_run / 3600)} cores at {cpu_per_run:.1f} CPU seconds a run (idle"
-            " cores; this machine was shared). The queue, PostgreSQL and Redis keep a row or a message per run, and"
-            f" the tenant sensor requests 100 initial syncs a minute, so 10,000 are queued within"
-            f" {10_000 / 100:.0f} minutes"
+            " cores; this machine was shared). The queue, PostgreSQL and Redis keep a row or a message per run;"
+            f" the tenant sensor asks for at most {SENSOR_PER_MINUTE} initial syncs a minute and created"
+            f" {self.requested_per_minute:.0f} a minute here, so 10,000 are queued within"
+            f" {10_000 / max(min(SENSOR_PER_MINUTE, self.requested_per_minute), 1e-9):.0f} minutes at that pace"
         )
         return lines
 
@@ -325,21 +331,22 @@ def run_fleet(
         warehouse = Warehouse(make_engine(warehouse_url))
         minimum = _minimum_per_tenant(sandbox.base_url, warehouse, [c.tenant_id for c in connections[:5]])
         warehouse.engine.dispose()
-        run_seconds, step_seconds, succeeded, failures = finished
+        run_seconds, step_seconds, succeeded, failures, timed_out, requested_per_minute = finished
     shutil.rmtree(home, ignore_errors=True)
     calls = {tenant: count for tenant, count in stats["by_tenant"].items()}
     cpu = {name: sampler.cpu_seconds(name) for name in (SANDBOX, WORKER, DAEMON, CODE_SERVER)}
     return FleetMeasure(
         tenants, workers, max_concurrent_runs, fleet_seconds, succeeded, run_seconds, step_seconds, calls, minimum,
         sum(stats["rate_limited"].values()), sampler.peaks, window, failures, shapes, cpu,
-        (load_at_start, os.getloadavg()),
+        (load_at_start, os.getloadavg()), timed_out, requested_per_minute,
     )  # fmt: skip
 
 
 def _wait_for_runs(
     home: Path, env: dict[str, str], tenants: int, started: float, timeout: float
-) -> tuple[list[float], list[float], int, list[str]]:
-    """Poll the instance until every tenant's initial sync has finished; (run seconds, step seconds, successes)."""
+) -> tuple[list[float], list[float], int, list[str], bool, float]:
+    """Poll the instance until every tenant's initial sync has finished or `timeout` passed; (run seconds, step
+    seconds, successes, failure messages, whether it timed out, runs the sensor created a minute)."""
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -349,6 +356,7 @@ def _wait_for_runs(
         done_statuses = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
         not_done = [status for status in dg.DagsterRunStatus if status not in done_statuses]
         next_progress = started + PROGRESS_EVERY_S
+        timed_out = False
         while True:
             # A run whose launch failed is retried by the daemon as a new run (run_retries in the deploy yaml): a
             # tenant is done once one of its runs succeeded, the fleet once no run is left queued or running.
@@ -357,7 +365,8 @@ def _wait_for_runs(
             in_progress = instance.get_runs_count(dg.RunsFilter(statuses=not_done))
             if synced >= tenants or (synced and not in_progress and time.monotonic() - started > 120):
                 break
-            if time.monotonic() - started > timeout:
+            timed_out = time.monotonic() - started > timeout
+            if timed_out:
                 break
             if time.monotonic() >= next_progress:
                 elapsed = time.monotonic() - started
@@ -380,7 +389,9 @@ def _wait_for_runs(
             run_seconds.append((record.end_time or record.start_time) - record.start_time)
             step_seconds.append(_step_seconds(instance, record.dagster_run.run_id))
         instance.dispose()
-        return run_seconds, step_seconds, succeeded, failures
+        created = sorted(record.create_timestamp.timestamp() for record in records)
+        requested_per_minute = len(created) / max(created[-1] - created[0], 1.0) * 60 if created else 0.0
+        return run_seconds, step_seconds, succeeded, failures, timed_out, requested_per_minute
     finally:
         for name, value in old.items():
             if value is None:
