@@ -61,6 +61,7 @@ ISSUE_FLEET = 1_000  # the fleet the issue asks for
 # The tenant sensor's cap: so many new tenants a tick, a tick at most every minimum_interval_seconds.
 SENSOR_PER_MINUTE = MAX_NEW_TENANTS_PER_TICK * 60 // (xero_tenant_sensor.minimum_interval_seconds or 30)
 PROGRESS_EVERY_S = 120
+MINIMUM_SAMPLE = 5  # tenants whose minimum calls are computed when every tenant has books of its own
 WORKERS = 3  # Celery worker slots: on 2 cores, enough to overlap one run's waits (pacing, the database) with another's
 
 
@@ -329,7 +330,9 @@ def run_fleet(
             _flush_broker()  # the benchmark's own Redis database: queued tasks and results of this run only
         stats = httpx.get(f"{sandbox.base_url}/_sandbox/stats", timeout=30).json()
         warehouse = Warehouse(make_engine(warehouse_url))
-        minimum = _minimum_per_tenant(sandbox.base_url, warehouse, [c.tenant_id for c in connections[:5]])
+        # One tenant of each shared shape: the tenants spread over the shapes evenly, so this is the fleet's mean.
+        sampled = [c.tenant_id for c in connections[: shapes or MINIMUM_SAMPLE]]
+        minimum = _minimum_per_tenant(sandbox.base_url, warehouse, sampled)
         warehouse.engine.dispose()
         run_seconds, step_seconds, succeeded, failures, timed_out, requested_per_minute = finished
     shutil.rmtree(home, ignore_errors=True)
