@@ -35,16 +35,32 @@ def resources() -> dict[str, object]:
     return {"xero": xero_resource(), "warehouse": WarehouseResource()}
 
 
+EXECUTOR_ENV = "XERO_ASSETS_EXECUTOR"
+
+
 def executor() -> dg.ExecutorDefinition | None:
-    """Dagster's default executor, or with XERO_ASSETS_EXECUTOR=celery the Celery executor, whose workers
-    (`xero_assets/celery_app.py`) can live on other machines (needs the `fleet` extra)."""
-    if os.environ.get("XERO_ASSETS_EXECUTOR", "").lower() != "celery":
+    """How a run executes its steps, chosen by XERO_ASSETS_EXECUTOR:
+
+    - unset: Dagster's default (each step in its own process, beside the run's process);
+    - `celery`: each step is sent to Celery workers (`xero_assets/celery_app.py`, needs the `fleet` extra), for a
+      run launched as a local process that fans its steps out to other machines;
+    - `in_process`: every step in the run's own process. This is what the Celery run launcher
+      (`deploy/celery_run_launcher.yaml`) needs: a worker executes the whole run, so its steps must not be sent to
+      Celery again (a worker would wait on itself) nor spawn a process each (a worker pays its imports once, a new
+      process pays them for every step).
+    """
+    choice = os.environ.get(EXECUTOR_ENV, "").strip().lower()
+    if not choice:
         return None
-    from dagster_celery import celery_executor
+    if choice == "in_process":
+        return dg.in_process_executor
+    if choice == "celery":
+        from dagster_celery import celery_executor
 
-    from xero_assets.celery_app import broker_url, result_backend
+        from xero_assets.celery_app import broker_url, result_backend
 
-    return celery_executor.configured({"broker": broker_url(), "backend": result_backend()})
+        return celery_executor.configured({"broker": broker_url(), "backend": result_backend()})
+    raise ValueError(f"{EXECUTOR_ENV}={choice!r}: choose celery or in_process, or leave it unset")
 
 
 defs = dg.Definitions(

@@ -48,6 +48,7 @@ class SandboxConfig:
     starter_day_limit: int = 1000
     app_minute_limit: int = 10_000
     redirect_uris: tuple[str, ...] = ()  # registered on the default apps besides the built-in localhost ones
+    shapes: int = 0  # generate this many books and share them across tenants, read-only (0: each tenant its own)
 
     def limits(self) -> Limits:
         return Limits(
@@ -125,7 +126,7 @@ def build_world(config: SandboxConfig, clock: Clock) -> World:
     """The books for `config` (imported here so the server modules load without building data)."""
     from xero_assets.sandbox.books import build_world as build
 
-    return build(seed=config.seed, tenants=config.tenants, size=config.size, clock=clock)
+    return build(seed=config.seed, tenants=config.tenants, size=config.size, clock=clock, shapes=config.shapes)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from cryptography.fernet import Fernet
 
 from xero_assets.defs.partitions import TENANT_PARTITIONS_NAME
 from xero_assets.defs.resources import WarehouseResource, XeroResource
-from xero_assets.defs.sensors import MAX_NEW_TENANTS_PER_TICK, xero_tenant_sensor
+from xero_assets.defs.sensors import MAX_NEW_TENANTS_PER_TICK, initial_sync_selection, xero_tenant_sensor
 from xero_assets.store.db import make_engine
 from xero_assets.store.tokens import TokenStore
 from xero_assets.xero.config import XeroAppConfig
@@ -108,3 +108,11 @@ def test_needs_reauthorization_is_reported_once_not_retried(instance, tokens, tm
     second, _, _ = _tick(instance, tokens, tmp_path, cursor=context.cursor)
     assert isinstance(second, dg.SkipReason) and "t-9" not in second.skip_message
     assert instance.get_dynamic_partitions(TENANT_PARTITIONS_NAME) == []
+
+
+def test_initial_syncs_select_every_tenant_asset_and_not_the_cross_tenant_rollup() -> None:
+    from xero_assets.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    partitioned = {key for key in graph.get_all_asset_keys() if graph.get(key).partitions_def is not None}
+    assert initial_sync_selection().resolve(graph) == partitioned

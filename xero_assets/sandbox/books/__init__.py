@@ -2,10 +2,11 @@
 
     from xero_assets.sandbox.books import build_world, World, Books, Query, Page, QueryError
 
-`build_world(seed, tenants, size, clock, starter=0) -> World`: `World.tenants` maps tenant id -> Books, in order;
-countries go AU, NZ, GB, US round-robin; sizes are small / medium / large (generate.SIZES); the last `starter`
-organisations are on the Starter tier. Ids, names and amounts depend only on the seed; dates run up to the clock's
-day when the world is built (so the books are current whenever the sandbox starts).
+`build_world(seed, tenants, size, clock, starter=0, shapes=0) -> World`: `World.tenants` maps tenant id -> Books, in
+order; countries go AU, NZ, GB, US round-robin; sizes are small / medium / large (generate.SIZES); the last `starter`
+organisations are on the Starter tier; `shapes=N` generates only N books and serves them to every tenant under its own
+identity, refusing mutations (world.SharedBooks). Ids, names and amounts depend only on the seed; dates run up to the
+clock's day when the world is built (so the books are current whenever the sandbox starts).
 
 A `Books` answers the server's calls (each under one lock, safe from worker threads):
 
