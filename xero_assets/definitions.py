@@ -10,7 +10,7 @@ import dagster as dg
 from xero_assets.defs.dashboards import dashboards
 from xero_assets.defs.raw import xero_sync
 from xero_assets.defs.resources import WarehouseResource, XeroResource
-from xero_assets.defs.rollup import kpi_rollup
+from xero_assets.defs.rollup import kpi_rollup, kpi_rollup_schedule
 from xero_assets.defs.sensors import xero_tenant_sensor
 from xero_assets.defs.webhook_sensor import xero_webhook_sensor
 from xero_assets.xero.config import DEFAULT_API_URL, DEFAULT_IDENTITY_URL, DEFAULT_LOGIN_URL
@@ -66,6 +66,7 @@ def executor() -> dg.ExecutorDefinition | None:
 defs = dg.Definitions(
     assets=[xero_sync, dashboards, kpi_rollup],
     sensors=[xero_tenant_sensor, xero_webhook_sensor],
+    schedules=[kpi_rollup_schedule],
     resources=resources(),
     executor=executor(),
 )

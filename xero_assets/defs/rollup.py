@@ -15,6 +15,7 @@ from xero_assets.datasets.load import organisation, read_dataset, table_name, wr
 from xero_assets.datasets.rollup import ROLLUP_KEY, rollup
 from xero_assets.datasets.spec import DatasetInputs, DatasetSpec
 from xero_assets.defs.dashboards import BY_NAME, dataset_key, preview_rows
+from xero_assets.defs.priorities import BACKGROUND, priority_tags
 from xero_assets.defs.resources import WarehouseResource
 
 ALL_TENANTS = "*"  # the rollup's rows span tenants: their tenant_id says so, organisation_id names each one
@@ -81,3 +82,15 @@ def kpi_rollup(config: RollupConfig, warehouse: WarehouseResource) -> dg.Materia
             "preview": preview_rows(frame),
         }
     )
+
+
+# The rollup is nobody's initial sync (see defs/sensors.initial_sync_selection): rebuilt on the hour from the KPIs
+# stored by then, it costs one read of every tenant's KPIs an hour, however many tenants sync in between.
+kpi_rollup_schedule = dg.ScheduleDefinition(
+    name="kpi_rollup_hourly",
+    target=dg.AssetSelection.assets(kpi_rollup),
+    cron_schedule="0 * * * *",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    tags=priority_tags(BACKGROUND),
+    description="Rebuilds dashboards/rollup (every organisation's KPIs side by side) from the stored KPIs, hourly.",
+)

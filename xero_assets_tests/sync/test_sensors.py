@@ -116,3 +116,18 @@ def test_initial_syncs_select_every_tenant_asset_and_not_the_cross_tenant_rollup
     graph = defs.resolve_asset_graph()
     partitioned = {key for key in graph.get_all_asset_keys() if graph.get(key).partitions_def is not None}
     assert initial_sync_selection().resolve(graph) == partitioned
+
+
+def test_the_rollup_left_out_of_initial_syncs_is_rebuilt_hourly_by_a_running_schedule() -> None:
+    from xero_assets.definitions import defs
+    from xero_assets.defs.rollup import kpi_rollup
+
+    schedule = defs.resolve_schedule_def("kpi_rollup_hourly")
+    graph = defs.resolve_asset_graph()
+    assert schedule.default_status is dg.DefaultScheduleStatus.RUNNING and schedule.cron_schedule == "0 * * * *"
+    job = defs.resolve_job_def(schedule.job_name)
+    assert (
+        set(job.asset_layer.selected_asset_keys)
+        == {kpi_rollup.key}
+        == (set(graph.get_all_asset_keys()) - initial_sync_selection().resolve(graph))
+    )
