@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 $(BIN)/xero-assets: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,fleet]'
 	@touch $@
 
 install: $(BIN)/xero-assets
@@ -25,6 +25,5 @@ lint: install
 
 # Every benchmark, serially (their figures print as they run); BENCH_ARGS narrows it, e.g. BENCH_ARGS='-k peak_rss'.
 bench: install
-	$(BIN)/pip install --quiet -e '.[dev,fleet]'
 	$(BIN)/python -m pytest -n 0 -m slow -s -p no:cacheprovider benchmarks/bench_sandbox.py benchmarks/bench_sync.py \
 		benchmarks/bench_datasets.py benchmarks/bench_fleet.py $(BENCH_ARGS)
