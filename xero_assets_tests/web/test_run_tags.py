@@ -31,11 +31,16 @@ def test_runs_started_by_the_cli_carry_the_organisations_name(tmp_path: Path) ->
         store.close()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("XERO_", "DAGSTER_HOME"))}
         env |= sandbox_connect.sandbox_env(sandbox.info, database_url, secret) | {"DAGSTER_HOME": str(home)}
-        done = subprocess.run(
-            [str(CLI), "sync", "--all", "--select", "organisation"],
-            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
+        # Output to a file, not a pipe: Dagster's compute-log capture starts `tail -F` children that write to the
+        # CLI's stdout, and one that outlives the CLI keeps a pipe open, so waiting for the pipe's end hung the test
+        # (seen once in CI); waiting for the process alone cannot.
+        output = tmp_path / "cli.out"
+        with output.open("w") as sink:
+            done = subprocess.run(
+                [str(CLI), "sync", "--all", "--select", "organisation"],
+                env=env, cwd=tmp_path, stdout=sink, stderr=subprocess.STDOUT, timeout=300,
+            )  # fmt: skip
+    assert done.returncode == 0, output.read_text()
     with dg.DagsterInstance.from_config(str(home)) as instance:
         runs = instance.get_run_records()
     tagged = {r.dagster_run.tags.get("dagster/partition"): r.dagster_run.tags.get(ORGANISATION_TAG) for r in runs}
