@@ -25,7 +25,6 @@ import sys
 import time
 from pathlib import Path
 
-import dagster as dg
 from cryptography.fernet import Fernet
 from rich.console import Console
 from rich.table import Table
@@ -82,7 +81,7 @@ def run_demo(
     no_ui: bool, size: str, tenants: int, root: Path = DEMO_DIR, ui_port: int = UI_PORT, web_port: int = WEB_PORT
 ) -> int:
     """Run the demo; returns the number of tenants synced (the CLI ignores it, tests check it)."""
-    from xero_assets.runner import materialize_tenant
+    from xero_assets.runner import cli_instance, materialize_tenant
     from xero_assets.web.serve import check_port_free
 
     if not no_ui:  # refuse before minutes of work, not after
@@ -105,7 +104,7 @@ def run_demo(
         finally:
             store.close()
         console.print(f"Connected {len(connections)} organisations through OAuth (authorize, consent, code exchange)")
-        instance = dg.DagsterInstance.get()
+        instance = cli_instance()
         warehouse = Warehouse(make_engine(database_url))
         table = Table(title="Synced into the warehouse")
         for column in ("organisation", "assets", "API calls", "records", "vs sandbox", "seconds"):

@@ -64,8 +64,23 @@ class TenantRun:
         }
 
 
-def _instance() -> dg.DagsterInstance:
-    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+# Dagster's compute-log capture redirects the process's stdout and stderr through `tail -F` children. Threads (`sync
+# --all`) interleave those redirections, and tails outlived the CLI holding its stdout, so `xero-assets sync --all |
+# tee log` hung after the sync was done. The CLI prints its own progress and Dagster's event log keeps every step's
+# messages, so CLI runs capture nothing; runs the daemon and the UI launch keep the instance's own compute logs.
+NO_CAPTURE = {"module": "dagster._core.storage.noop_compute_log_manager", "class": "NoOpComputeLogManager"}
+
+
+def cli_instance() -> dg.DagsterInstance:
+    """The instance CLI runs record to: DAGSTER_HOME's (so the runs show in the UI) without compute-log capture, or an
+    ephemeral one when DAGSTER_HOME is unset."""
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        return dg.DagsterInstance.ephemeral()
+    # InstanceRef is not exported by `dagster`; from_dir with overrides is how dagster's own instance loading works.
+    from dagster._core.instance.ref import InstanceRef
+
+    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(home, overrides={"compute_logs": NO_CAPTURE}))
 
 
 def selection_for(select: Sequence[str] | None) -> list[dg.AssetKey] | None:
@@ -139,7 +154,7 @@ def materialize_tenant(
 
     When some API fails, its step fails and Dagster skips what is downstream of it in that run; the datasets are
     then built in a second run from what is stored, so one failing API never costs the tenant its dashboards."""
-    instance = instance or _instance()
+    instance = instance or cli_instance()
     if not instance.has_dynamic_partition(TENANT_PARTITIONS_NAME, tenant_id):
         instance.add_dynamic_partitions(TENANT_PARTITIONS_NAME, [tenant_id])
     keys = selection_for(select)
@@ -255,7 +270,7 @@ def run_sync(
     if not tenants and not unusable:
         console.print("No Xero connections: run `xero-assets connect` first.")
         return exit_codes.BAD_USAGE
-    _instance()  # creates the instance's storage once, before each tenant's thread opens the instance itself
+    cli_instance()  # creates the instance's storage once, before each tenant's thread opens the instance itself
     lines: list[tuple[str, int]] = [(reconnect_line(c), exit_codes.RECONNECT) for c in unusable]
 
     def sync_one(connection: Connection) -> TenantRun:  # an instance per tenant: one instance is not thread-safe
