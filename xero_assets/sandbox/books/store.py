@@ -43,6 +43,15 @@ def _updated_key(record: Any) -> tuple[int, Any]:
     return sort_key(None) if updated is None else (1, int(updated.timestamp() * 1000) / 1000)
 
 
+def _normalized(order: str) -> str:
+    return " ".join(order.split()).lower()
+
+
+# Xero's default order, in which a collection keeps its records: UpdatedDateUTC to the millisecond sorts them as
+# (timestamp, id) does, and a stable sort keeps ties in that order.
+_DEFAULT_ORDERS = frozenset({"updateddateutc", "updateddateutc asc"})
+
+
 def _key(record: Any) -> Key:
     updated = record.updated
     return (updated.timestamp() if updated is not None else 0.0, record.id.lower())
@@ -80,7 +89,8 @@ class Collection(Generic[R]):
         self._keys: list[Key] = []
         self._by_id: dict[str, Any] = {}
         self._placed: dict[int, Key] = {}  # id(record) -> the key it is filed under
-        self._orders: dict[str, tuple[list[Any], dict[int, int]]] = {}  # order -> (records, {id(record): place})
+        self._orders: dict[str, list[Any]] = {}  # normalized order -> every record in that order
+        self._ranks: dict[str, dict[int, int]] = {}  # normalized order -> {id(record): its place in that order}
 
     # --- building and changing ----------------------------------------------------------------------------------
     def extend(self, records: Iterable[Any]) -> None:
@@ -123,16 +133,19 @@ class Collection(Generic[R]):
     def forget_orders(self) -> None:
         """Drop the cached orders: any change to a record (even one that keeps its UpdatedDateUTC) may move it."""
         self._orders.clear()
+        self._ranks.clear()
 
-    def _ordered(self, order: str) -> tuple[list[Any], dict[int, int]]:
-        """Every record in `order` and {id(record): place}, computed once per order and kept until a change.
+    def _ordered(self, order: str) -> list[Any]:
+        """Every record in `order`, computed once per order and kept until a change.
 
-        Clients page with the same `order` on every call (`UpdatedDateUTC ASC` is what most send), so sorting the
-        whole collection per request made page 200 cost a sort of 200,000 records; with the place of each record
-        cached, a page is a filter plus a sort of the records it returns. Orders on UpdatedDateUTC, or on a key in
-        `fields`, read the record itself and never render; other keys render each record once, on the first call.
+        Clients page with the same `order` on every call, so sorting the whole collection per request made page
+        200 cost a sort of 200,000 records. `UpdatedDateUTC ASC`, what most clients send, is the order the records
+        are kept in and costs nothing. Orders on UpdatedDateUTC, or on a key in `fields`, read the record itself and
+        never render; other keys render each record once, on the first call.
         """
-        normalized = " ".join(order.split()).lower()
+        normalized = _normalized(order)
+        if normalized in _DEFAULT_ORDERS:
+            return self._records
         cached = self._orders.get(normalized)
         if cached is None:
             records = list(self._records)
@@ -154,9 +167,26 @@ class Collection(Generic[R]):
                 records = [records[n] for _, n in keyed]
                 if rendered is not None:
                     rendered = [rendered[n] for _, n in keyed]
-            cached = records, {id(r): n for n, r in enumerate(records)}
-            self._orders[normalized] = cached
+            cached = self._orders[normalized] = records
         return cached
+
+    def _in_order(self, records: list[Any], order: str) -> list[Any]:
+        """`records`, all or some of the collection, in `order`, at about the cost of the unordered page.
+
+        Sorting a filtered 200,000 records by their cached places on every page made an ordered page 2.4x an
+        unordered one; picking them out of the cached order is one pass. A few records (If-Modified-Since, IDs) are
+        sorted by their places instead, which costs less than a pass over the whole collection."""
+        ordered = self._ordered(order)
+        if records is self._records or ordered is self._records:  # the cached order, or already in it
+            return ordered if records is self._records else records
+        if len(records) * 16 < len(ordered):
+            normalized = _normalized(order)
+            ranks = self._ranks.get(normalized)
+            if ranks is None:
+                ranks = self._ranks[normalized] = {id(r): n for n, r in enumerate(ordered)}
+            return sorted(records, key=lambda r: ranks[id(r)])
+        keep = {id(r) for r in records}
+        return [r for r in ordered if id(r) in keep]
 
     # --- reading -------------------------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -204,15 +234,11 @@ class Collection(Generic[R]):
             records = [record for record, _ in pairs]
             rendered = [d for _, d in pairs]
         if query.order:
-            ordered, ranks = self._ordered(query.order)
-            if records is self._records:  # nothing filtered: the cached order is the answer
-                records = ordered
-            else:
-                if rendered is not None:
-                    by_record = {id(r): d for r, d in zip(records, rendered, strict=True)}
-                records = sorted(records, key=lambda r: ranks[id(r)])
-                if rendered is not None:
-                    rendered = [by_record[id(r)] for r in records]
+            if rendered is not None:
+                by_record = {id(r): d for r, d in zip(records, rendered, strict=True)}
+            records = self._in_order(records, query.order)
+            if rendered is not None:
+                rendered = [by_record[id(r)] for r in records]
         paged = endpoint.paging in (Paging.PAGE_SIZE, Paging.PAGE_ONLY) and query.page is not None
         pagination = None
         if paged:
