@@ -23,7 +23,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Every benchmark, serially (their figures print as they run); BENCH_ARGS narrows it, e.g. BENCH_ARGS='-k peak_rss'.
+# Every benchmark, serially (their figures print as they run); BENCH_ARGS narrows it, e.g. BENCH_ARGS='-k cli_sync'.
 bench: install
 	$(BIN)/python -m pytest -n 0 -m slow -s -p no:cacheprovider benchmarks/bench_sandbox.py benchmarks/bench_sync.py \
-		benchmarks/bench_datasets.py benchmarks/bench_fleet.py $(BENCH_ARGS)
+		benchmarks/bench_fleet.py $(BENCH_ARGS)
