@@ -86,6 +86,15 @@ def demo(no_ui: bool, size: str, tenants: int, ui_port: int, web_port: int) -> N
         raise click.ClickException(str(exc)) from exc
 
 
+def _one_per_country(_ctx: click.Context, _param: click.Parameter, shapes: int) -> int:
+    """Shared books come one per country (AU, NZ, GB, US), so each tenant serves books of its own country."""
+    from xero_assets.sandbox.books.profiles import COUNTRY_ORDER
+
+    if shapes % len(COUNTRY_ORDER):
+        raise click.BadParameter(f"{shapes} is not a multiple of {len(COUNTRY_ORDER)}: give 0, 4, 8, ...")
+    return shapes
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8790, show_default=True, help="0 picks a free port.")
@@ -95,15 +104,33 @@ def demo(no_ui: bool, size: str, tenants: int, ui_port: int, web_port: int) -> N
 @click.option("--latency-ms", type=float, default=0.0, show_default=True, help="Added to every response.")
 @click.option("--fault-rate", type=float, default=0.0, show_default=True, help="Share of data calls that fail.")
 @click.option("--rate-limits", type=click.Choice(["on", "off", "starter"]), default="on", show_default=True)
+@click.option(
+    "--shapes",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    callback=_one_per_country,
+    help="Generate this many books (a multiple of 4, one per country) and share them, read-only, across the "
+    "tenants: a fleet of 1,000 starts in seconds. 0: each tenant its own books.",
+)
 def sandbox(
-    host: str, port: int, tenants: int, size: str, seed: int, latency_ms: float, fault_rate: float, rate_limits: str
+    host: str,
+    port: int,
+    tenants: int,
+    size: str,
+    seed: int,
+    latency_ms: float,
+    fault_rate: float,
+    rate_limits: str,
+    shapes: int,
 ) -> None:
     """Serve the emulated Xero; prints one JSON line with its base URL and the default app's credentials."""
     from xero_assets.sandbox.server import SandboxConfig, serve_forever
 
     config = SandboxConfig(
-        tenants=tenants, size=size, seed=seed, latency_ms=latency_ms, fault_rate=fault_rate, rate_limits=rate_limits
-    )
+        tenants=tenants, size=size, seed=seed, latency_ms=latency_ms, fault_rate=fault_rate, rate_limits=rate_limits,
+        shapes=shapes,
+    )  # fmt: skip
     serve_forever(config, host=host, port=port)
 
 

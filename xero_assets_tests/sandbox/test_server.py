@@ -39,6 +39,26 @@ def test_sandbox_command_prints_one_json_line_with_credentials_then_serves():
         process.wait(timeout=20)
 
 
+def test_sandbox_command_shares_a_few_books_across_many_tenants_and_refuses_a_shape_count_per_country():
+    process = subprocess.Popen(
+        [str(CLI), "sandbox", "--port", "0", "--tenants", "12", "--shapes", "4", "--rate-limits", "off"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        info = json.loads(process.stdout.readline())
+        tenants = httpx.get(f"{info['base_url']}/_sandbox/tenants", timeout=10).json()["tenants"]
+        assert len(tenants) == 12
+        counts = [httpx.get(f"{info['base_url']}/_sandbox/truth/{t['tenant_id']}", timeout=30).json()["counts"]
+                  for t in tenants]  # fmt: skip
+        assert counts[0] == counts[4] == counts[8] and counts[0] != counts[1]  # tenant i serves shape i mod 4
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    refused = subprocess.run([str(CLI), "sandbox", "--shapes", "6"], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "6 is not a multiple of 4" in refused.stderr
+
+
 def test_running_sandbox_serves_over_loopback_and_stops_when_the_block_ends():
     with running_sandbox(SandboxConfig(), world=standin_world()) as sb:
         assert sb.base_url.startswith("http://127.0.0.1:")
