@@ -9,10 +9,11 @@ waiting for its own pacing, few enough for one machine's cores and database conn
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TypeVar
+
+from xero_assets.settings import whole_number
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -23,16 +24,7 @@ MAX_PARALLEL_ENV = "XERO_ASSETS_MAX_PARALLEL_TENANTS"
 
 def max_parallel_tenants() -> int:
     """How many tenants to sync at once (XERO_ASSETS_MAX_PARALLEL_TENANTS), with a clear error for a bad value."""
-    raw = os.environ.get(MAX_PARALLEL_ENV, "").strip()
-    if not raw:
-        return DEFAULT_MAX_PARALLEL_TENANTS
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise ValueError(f"{MAX_PARALLEL_ENV}={raw!r}: give a whole number of tenants to sync at once, 1 or more")
-    return value
+    return whole_number(MAX_PARALLEL_ENV, DEFAULT_MAX_PARALLEL_TENANTS, minimum=1)
 
 
 def for_each_tenant(

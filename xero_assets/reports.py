@@ -24,10 +24,11 @@ Financial-year awareness: 13 monthly columns always include the start of the org
 from __future__ import annotations
 
 import calendar
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+
+from xero_assets.settings import whole_number
 
 MONTHS_BACK = 12  # the current month plus this many before it
 FULL_REREAD_DAYS = 7  # default; XERO_ASSETS_REPORTS_FULL_REREAD_DAYS overrides
@@ -141,27 +142,14 @@ AGED_INVOICE_TYPE = {"aged_receivables_by_contact": "ACCREC", "aged_payables_by_
 CUMULATIVE = frozenset({"balance_sheet", "trial_balance", "executive_summary", "bank_summary"})
 
 
-def _setting(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number (got {raw!r}); unset it for the default {default}") from None
-    if value < 0:
-        raise ValueError(f"{name} must be 0 or more (got {value})")
-    return value
-
-
 def full_reread_interval() -> timedelta:
     """How often every month of every report is re-read whatever the cursors say (0 days: every sync)."""
-    return timedelta(days=_setting("XERO_ASSETS_REPORTS_FULL_REREAD_DAYS", FULL_REREAD_DAYS))
+    return timedelta(days=whole_number("XERO_ASSETS_REPORTS_FULL_REREAD_DAYS", FULL_REREAD_DAYS))
 
 
 def aged_contacts_per_sync() -> int:
     """How many contacts' aged reports one sync may read, per aged report."""
-    return _setting("XERO_ASSETS_AGED_CONTACTS_PER_SYNC", AGED_CONTACTS_PER_SYNC)
+    return whole_number("XERO_ASSETS_AGED_CONTACTS_PER_SYNC", AGED_CONTACTS_PER_SYNC)
 
 
 def months_touched(api_name: str, today: date, changed: Iterable[date]) -> set[Month]:
