@@ -177,8 +177,10 @@ class Collection(Generic[R]):
         unordered one; picking them out of the cached order is one pass. A few records (If-Modified-Since, IDs) are
         sorted by their places instead, which costs less than a pass over the whole collection."""
         ordered = self._ordered(order)
-        if records is self._records or ordered is self._records:  # the cached order, or already in it
-            return ordered if records is self._records else records
+        if records is self._records:  # nothing filtered: the cached order is the answer
+            return ordered
+        if ordered is self._records:  # the order the records are kept in: a subset is already in it
+            return records
         if len(records) * 16 < len(ordered):
             normalized = _normalized(order)
             ranks = self._ranks.get(normalized)
