@@ -128,3 +128,32 @@ def test_reports_are_stored_raw_and_flattened(warehouse: Warehouse) -> None:
     assert (first.inserted, again.unchanged) == (1, 1)
     with warehouse.engine.connect() as conn:
         assert conn.execute(sa.text("select count(*) from xero_report_cells")).scalar() == 4
+
+
+def test_runs_starting_at_once_on_a_fresh_warehouse_all_create_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`sync --all` starts each tenant's first run in a thread, and each creates the warehouse's tables: two of them
+    checking for `xero_invoices` at once both tried to create it, and one run failed on "table already exists"."""
+    import threading
+
+    def create(url: str, start: threading.Barrier, errors: list[BaseException]) -> None:
+        warehouse = Warehouse(make_engine(url))
+        start.wait()
+        try:
+            warehouse.create()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            warehouse.engine.dispose()
+
+    for attempt in range(5):
+        url = f"sqlite:///{tmp_path / f'fresh{attempt}.db'}"
+        errors: list[BaseException] = []
+        start = threading.Barrier(6)
+        threads = [threading.Thread(target=create, args=(url, start, errors)) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        with make_engine(url).connect() as conn:
+            assert sa.inspect(conn).has_table("xero_invoices")

@@ -27,7 +27,7 @@ def test_runs_started_by_the_cli_carry_the_organisations_name(tmp_path: Path) ->
     home.mkdir()
     database_url = f"sqlite:///{tmp_path / 'warehouse.db'}"
     secret = Fernet.generate_key().decode()
-    with running_sandbox(fast_config(tenants=2, size="small")) as sandbox:
+    with running_sandbox(fast_config(tenants=1, size="small")) as sandbox:
         store = sandbox_connect.open_token_store(sandbox_connect.sandbox_app_config(sandbox.info), database_url, secret)
         connections = sandbox_connect.consent(store)
         store.close()
