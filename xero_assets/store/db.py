@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -50,3 +52,29 @@ def make_engine(url: str) -> sa.Engine:
 
 # Every table of ours (token store and warehouse) attaches to this one MetaData, so `create_all` builds the lot.
 metadata = sa.MetaData()
+
+_CREATING = threading.Lock()
+_CREATE_ATTEMPTS = 3
+
+
+def create_missing_tables(engine: sa.Engine, tables: Sequence[sa.Table] | None = None) -> None:
+    """Create the missing tables among `tables` (default: all of ours): idempotent, and safe when runs start at once.
+
+    create_all checks for each table, then creates it: two tenants' first runs on a fresh database (`sync --all`'s
+    threads) both saw `xero_invoices`, or `rate_limit_pacing`, missing and one run failed on "table already
+    exists". Creations in one process go one after another; a table another process made between the check and the
+    CREATE is checked for again."""
+    with _CREATING:
+        for attempt in range(_CREATE_ATTEMPTS):
+            try:
+                metadata.create_all(engine, tables=tables)
+                return
+            except sa.exc.DBAPIError as exc:
+                if attempt + 1 == _CREATE_ATTEMPTS or not _made_meanwhile(exc):
+                    raise
+
+
+def _made_meanwhile(exc: sa.exc.DBAPIError) -> bool:
+    """The CREATE lost a race to another process: SQLite's "already exists", PostgreSQL's duplicate type or table."""
+    text = str(exc.orig).lower()
+    return "already exists" in text or "pg_type_typname_nsp_index" in text

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
-from xero_assets.store.db import metadata
+from xero_assets.store.db import create_missing_tables, metadata
 from xero_assets.xero.limiter import DayAllowanceSpent
 
 SLOT_LEASE_SECONDS = 180.0  # longer than any call may take (client timeout 60 s, plus retries' waits)
@@ -125,7 +125,7 @@ class SharedRateLimits:
         self._poll = poll_seconds
         self._known: set[tuple[str, int]] = set()
         self._lock = threading.Lock()
-        metadata.create_all(engine, tables=[pacing, slots])
+        create_missing_tables(engine, [pacing, slots])
 
     def reserve(self, key: str, interval: float) -> float:
         """Reserve the key's next start (the app's pacing); returns the seconds to wait until it."""

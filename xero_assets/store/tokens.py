@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from cryptography.fernet import InvalidToken
 
 from xero_assets.store.crypto import SECRET_KEY_ENV, Cipher
-from xero_assets.store.db import metadata
+from xero_assets.store.db import create_missing_tables, metadata
 from xero_assets.xero.errors import ReauthorizationRequired, TenantNotConnected, XeroError
 from xero_assets.xero.oauth import InvalidGrant, TokenSet, XeroConnection, XeroOAuth, jwt_claim
 
@@ -173,7 +173,7 @@ class TokenStore:
         # (force_refresh), we can tell "someone already refreshed it" from "the stored token itself is dead".
         self._handed_out = threading.local()
         if create_tables:
-            metadata.create_all(engine, tables=[xero_tokens, xero_connections])
+            create_missing_tables(engine, [xero_tokens, xero_connections])
 
     def close(self) -> None:
         self.oauth.close()

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from xero_assets.store import typed
-from xero_assets.store.db import metadata
+from xero_assets.store.db import create_missing_tables, metadata
 from xero_assets.store.tokens import ConnectionStatus
 from xero_assets.xero import dates
 
@@ -288,16 +288,6 @@ def _plan_every_statement(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.prepare_threshold = None
 
 
-_CREATING = threading.Lock()
-_CREATE_ATTEMPTS = 3
-
-
-def _made_meanwhile(exc: sa.exc.DBAPIError) -> bool:
-    """The CREATE lost a race to another process: SQLite's "already exists", PostgreSQL's duplicate type or table."""
-    text = str(exc.orig).lower()
-    return "already exists" in text or "pg_type_typname_nsp_index" in text
-
-
 class Warehouse:
     """Reads and writes the warehouse through one engine. Thread-safe: each call uses its own connection."""
 
@@ -310,20 +300,8 @@ class Warehouse:
             sa.event.listen(engine, "connect", _plan_every_statement)
 
     def create(self) -> None:
-        """Create every table of ours that is missing: idempotent, and safe when several runs start at once.
-
-        create_all checks for each table, then creates it: two tenants' first runs on a fresh warehouse (`sync
-        --all`'s threads) both saw `xero_invoices` missing and one failed on "table already exists". Runs of one
-        process create one after another; a table another process made between the check and the CREATE is
-        checked for again."""
-        with _CREATING:
-            for attempt in range(_CREATE_ATTEMPTS):
-                try:
-                    metadata.create_all(self.engine)
-                    return
-                except sa.exc.DBAPIError as exc:
-                    if attempt + 1 == _CREATE_ATTEMPTS or not _made_meanwhile(exc):
-                        raise
+        """Create every table of ours that is missing (idempotent, and safe when several runs start at once)."""
+        create_missing_tables(self.engine)
 
     # ----- sync state -------------------------------------------------------------------------------------------
 

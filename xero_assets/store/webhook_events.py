@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from xero_assets.store.db import metadata
+from xero_assets.store.db import create_missing_tables, metadata
 
 PENDING, CLAIMED, DROPPED, ALREADY_SYNCED = "pending", "claimed", "dropped", "already_synced"
 
@@ -91,7 +91,7 @@ class WebhookEventStore:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine, tables=[webhook_events])
+        create_missing_tables(engine, [webhook_events])
 
     def record(self, events: Iterable[Mapping[str, Any]]) -> int:
         """Store a delivery's events in one transaction; returns how many were new (a re-delivery adds none)."""
