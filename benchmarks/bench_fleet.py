@@ -38,6 +38,7 @@ import psutil
 import pytest
 import sqlalchemy as sa
 import yaml
+from bench_sync import step_times  # one reader of a run's step events for every benchmark
 from cryptography.fernet import Fernet
 
 from xero_assets import catalog, sandbox_connect
@@ -414,19 +415,8 @@ def _failure(instance: Any, run_id: str) -> str:
 
 def _step_seconds(instance: Any, run_id: str) -> float:
     """Seconds inside the run's steps (first step start to last step end): the sync itself."""
-    import dagster as dg
-
-    starts, ends = [], []
-    kinds = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}
-    for entry in instance.all_logs(run_id, of_type=kinds):
-        event = entry.dagster_event
-        if event is None:
-            continue
-        if event.event_type == dg.DagsterEventType.STEP_START:
-            starts.append(entry.timestamp)
-        else:
-            ends.append(entry.timestamp)
-    return (max(ends) - min(starts)) if starts and ends else 0.0
+    steps = step_times(instance, run_id).values()
+    return (max(end for _, end in steps) - min(start for start, _ in steps)) if steps else 0.0
 
 
 def _minimum_per_tenant(base_url: str, warehouse: Warehouse, tenants: list[str]) -> float:

@@ -491,25 +491,34 @@ def cli_sync(size: str, backend: str, window: float) -> CliMeasure:
 
 
 def _step_times(dagster_home: str) -> dict[str, tuple[float, float]]:
-    """{step key: (start, end)} in Unix seconds, from the event log of the only run in that Dagster instance."""
+    """{step key: (start, end)} of the only run in that Dagster instance (see `step_times`)."""
+    import dagster as dg
+
+    instance = dg.DagsterInstance.from_config(dagster_home)
+    try:
+        [run] = instance.get_runs()
+        steps = step_times(instance, run.run_id)
+    finally:
+        instance.dispose()
+    missing = {"xero_sync", "dashboards"} - steps.keys()
+    if missing:
+        raise RuntimeError(f"the run in {dagster_home} has no start and end for steps {sorted(missing)}")
+    return steps
+
+
+def step_times(instance: Any, run_id: str) -> dict[str, tuple[float, float]]:
+    """{step key: (start, end)} in Unix seconds, from the run's STEP_START and STEP_SUCCESS/FAILURE events; a step
+    that has not ended is left out."""
     import dagster as dg
 
     kinds = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}
-    instance = dg.DagsterInstance.from_config(dagster_home)
     started: dict[str, float] = {}
     ended: dict[str, float] = {}
-    try:
-        [run] = instance.get_runs()
-        for entry in instance.all_logs(run.run_id, of_type=kinds):
-            if entry.step_key is None or entry.dagster_event is None:
-                continue
-            is_start = entry.dagster_event.event_type == dg.DagsterEventType.STEP_START
-            (started if is_start else ended)[entry.step_key] = entry.timestamp
-    finally:
-        instance.dispose()
-    missing = {"xero_sync", "dashboards"} - (started.keys() & ended.keys())
-    if missing:
-        raise RuntimeError(f"the run in {dagster_home} has no start and end for steps {sorted(missing)}")
+    for entry in instance.all_logs(run_id, of_type=kinds):
+        if entry.step_key is None or entry.dagster_event is None:
+            continue
+        is_start = entry.dagster_event.event_type == dg.DagsterEventType.STEP_START
+        (started if is_start else ended)[entry.step_key] = entry.timestamp
     return {step: (started[step], ended[step]) for step in started.keys() & ended.keys()}
 
 
