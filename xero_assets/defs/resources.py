@@ -108,14 +108,15 @@ class XeroResource(dg.ConfigurableResource):
         with self._lock:
             if self._client is None or self._store is None:
                 from xero_assets.store.crypto import cipher_from_env, cipher_from_keys
-                from xero_assets.store.db import database_url_from_env, make_engine
+                from xero_assets.store.db import database_url_from_env, limits_database_url, make_engine
                 from xero_assets.store.rate_limits import SharedRateLimits
                 from xero_assets.store.tokens import TokenStore, stored_token_count
                 from xero_assets.xero.client import XeroClient
                 from xero_assets.xero.oauth import XeroOAuth
 
                 config = self.app_config()
-                engine = make_engine(self.database_url or database_url_from_env())
+                url = self.database_url or database_url_from_env()
+                engine = make_engine(url)
                 cipher = (
                     cipher_from_keys(self.secret_key)
                     if self.secret_key
@@ -127,7 +128,7 @@ class XeroResource(dg.ConfigurableResource):
                     self._store,
                     limits=self.rate_limits(),
                     max_retries=self.max_retries,
-                    shared=SharedRateLimits(engine) if self.shared_limits else None,
+                    shared=SharedRateLimits(make_engine(limits_database_url(url))) if self.shared_limits else None,
                     app_key=self.client_id,
                 )
             return self._client, self._store

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from xero_assets.store import typed
-from xero_assets.store.db import create_missing_tables, metadata
+from xero_assets.store.db import create_missing_tables, metadata, write_transaction
 from xero_assets.store.tokens import ConnectionStatus
 from xero_assets.xero import dates
 
@@ -316,7 +316,7 @@ class Warehouse:
         """Persist `state`; pass `conn` to make it part of a larger transaction (the page it covers)."""
         row = {"tenant_id": tenant_id, "api": api, "state": state.to_json(), "updated_at": now_utc()}
         if conn is None:
-            with self.engine.begin() as own:
+            with write_transaction(self.engine) as own:
                 _upsert(own, sync_state, [row])
         else:
             _upsert(conn, sync_state, [row])
@@ -347,7 +347,7 @@ class Warehouse:
         """
         counts = WriteCounts()
         changed = 0
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             for chunk in _chunks(records, WRITE_CHUNK):
                 by_id: dict[str, _RawRow] = {}
                 for record in chunk:
@@ -508,7 +508,7 @@ class Warehouse:
         the raw table for history; typed tables mirror what Xero still has, so theirs go)."""
         t = raw_records.c
         where = self._missing(tenant_id, api, seen_before)
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             gone = list(conn.execute(sa.select(t.record_id).where(*where)).scalars())
             if gone:
                 conn.execute(raw_records.update().where(*where).values(deleted_in_xero=True))
@@ -527,7 +527,7 @@ class Warehouse:
     ) -> WriteCounts:
         """Store one report response raw (record id = `period`) and, when it changed, flattened into cells."""
         row = _raw_row(period, document, None)
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             result = self._write_raw(conn, tenant_id, api, {period: row}, seen_at, touch_unchanged=True)
             if result.changed_ids:
                 c = report_cells.c
@@ -624,7 +624,7 @@ class Warehouse:
             }
             for t, n, s in connections
         ]
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             _upsert(conn, tenants, rows)
 
     def tenant_status(self) -> dict[str, tuple[str, bool]]:
@@ -635,7 +635,7 @@ class Warehouse:
 
     def purge_tenant(self, tenant_id: str) -> None:
         """Delete every warehouse row of one tenant (disconnect --purge)."""
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             for table in (raw_records, sync_state, report_cells, tenants, *typed.TABLES.values()):
                 conn.execute(table.delete().where(table.c.tenant_id == tenant_id))
 
