@@ -18,15 +18,21 @@ from xero_assets.xero.oauth import XeroOAuth
 from xero_assets_tests.connection.conftest import SANDBOX_LIMITS, Sandbox
 
 
-def test_the_resource_configured_from_env_vars_reads_a_connected_tenant(
-    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    database_url = f"sqlite:///{tmp_path / 'resource.db'}"
+def _connect_nz(sandbox: Sandbox, database_url: str) -> tuple[str, str]:
+    """The sandbox's NZ organisation connected in a fresh token store at `database_url`: (its secret key, tenant)."""
     key = Fernet.generate_key().decode()
     store = TokenStore(make_engine(database_url), cipher_from_keys(key), XeroOAuth(sandbox.app_config()))
     tenant = sandbox.tenant("NZ")
     sandbox.connect(store, [tenant])
     store.close()
+    return key, tenant
+
+
+def test_the_resource_configured_from_env_vars_reads_a_connected_tenant(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database_url = f"sqlite:///{tmp_path / 'resource.db'}"
+    key, tenant = _connect_nz(sandbox, database_url)
     monkeypatch.setenv("XERO_CLIENT_ID", sandbox.info["client_id"])
     monkeypatch.setenv("XERO_CLIENT_SECRET", sandbox.info["client_secret"])
     monkeypatch.setenv("XERO_ASSETS_DATABASE_URL", database_url)
@@ -56,11 +62,7 @@ def test_a_call_is_not_held_up_by_a_page_the_sync_is_writing_to_a_sqlite_warehou
     """The shared rate limits take SQLite's write lock on every call; kept in the warehouse's file, a call waited for
     the page being written (up to the 60 s busy timeout) and fetching stopped overlapping writing."""
     database_url = f"sqlite:///{tmp_path / 'warehouse.db'}"
-    key = Fernet.generate_key().decode()
-    store = TokenStore(make_engine(database_url), cipher_from_keys(key), XeroOAuth(sandbox.app_config()))
-    tenant = sandbox.tenant("NZ")
-    sandbox.connect(store, [tenant])
-    store.close()
+    key, tenant = _connect_nz(sandbox, database_url)
     resource = XeroResource(
         client_id=sandbox.info["client_id"],
         client_secret=sandbox.info["client_secret"],
