@@ -22,6 +22,8 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 if TYPE_CHECKING:
+    import sqlalchemy as sa
+
     from xero_assets.store.tokens import TokenStore
     from xero_assets.xero.client import TenantClient, XeroClient
     from xero_assets.xero.config import XeroAppConfig
@@ -57,6 +59,7 @@ class XeroResource(dg.ConfigurableResource):
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _client: XeroClient | None = PrivateAttr(default=None)
     _store: TokenStore | None = PrivateAttr(default=None)
+    _limits_engine: sa.Engine | None = PrivateAttr(default=None)  # the limits' own file (SQLite), closed with us
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._build()
@@ -101,8 +104,11 @@ class XeroResource(dg.ConfigurableResource):
                 self._client.close()
             if self._store is not None:
                 self._store.close()
+            if self._limits_engine is not None:
+                self._limits_engine.dispose()
             self._client = None
             self._store = None
+            self._limits_engine = None
 
     def _build(self) -> tuple[XeroClient, TokenStore]:
         with self._lock:
@@ -123,12 +129,18 @@ class XeroResource(dg.ConfigurableResource):
                     else cipher_from_env(stored_tokens=lambda: stored_token_count(engine))
                 )
                 self._store = TokenStore(engine, cipher, XeroOAuth(config), owns_engine=True)
+                shared = None
+                if self.shared_limits:
+                    limits_url = limits_database_url(url)
+                    if limits_url != url:  # SQLite: a file of its own; PostgreSQL shares the store's pool
+                        self._limits_engine = make_engine(limits_url)
+                    shared = SharedRateLimits(self._limits_engine or engine)
                 self._client = XeroClient(
                     config.api_url,
                     self._store,
                     limits=self.rate_limits(),
                     max_retries=self.max_retries,
-                    shared=SharedRateLimits(make_engine(limits_database_url(url))) if self.shared_limits else None,
+                    shared=shared,
                     app_key=self.client_id,
                 )
             return self._client, self._store

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -96,7 +97,10 @@ def test_a_call_is_not_held_up_by_a_page_the_sync_is_writing_to_a_sqlite_warehou
         called.set()
         writer.join()
     assert released_after_the_call == [True]
-    assert (tmp_path / "warehouse.limits.db").exists()
+    limits_file = tmp_path / "warehouse.limits.db"
+    assert limits_file.exists()
+    open_files = {os.path.realpath(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")}
+    assert str(limits_file.resolve()) not in open_files  # the resource's teardown closed the limits' connections
 
 
 @pytest.mark.parametrize(
