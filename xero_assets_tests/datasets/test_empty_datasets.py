@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from xero_assets import catalog
 from xero_assets.datasets.general_ledger import Lookups, ledger_lines
 from xero_assets.datasets.load import read_dataset, table_name, write_dataset
-from xero_assets.datasets.spec import DatasetInputs, Organisation
+from xero_assets.datasets.spec import DatasetInputs, DatasetSpec, Organisation
 from xero_assets.defs.checks import keys_unique, tenant_present
 from xero_assets.defs.dashboards import BY_NAME, DATASETS, dashboards, dataset_key
 from xero_assets.defs.partitions import TENANT_PARTITIONS_NAME
@@ -94,4 +94,32 @@ def test_every_empty_build_leaves_a_keyed_table_and_the_first_rows_retype_it(dat
     assert stored[["journal_id", "net_amount"]].values.tolist() == [["j1", Decimal("12.50")]]
     assert pd.to_datetime(stored["date"]).dt.date.tolist() == [date(2025, 12, 1)]  # SQLite answers a DATE as text
     assert keys_unique(GL).run(inputs, None, {}).summary.startswith("no rows for this tenant")
+    engine.dispose()
+
+
+def test_every_kind_of_cell_is_stored_as_built(database_url: str) -> None:
+    """What the writer hands the database (COPY's text on PostgreSQL, an executemany on SQLite) comes back as built:
+    text COPY would have to escape (tabs, newlines, backslashes, a literal \\N), missing cells of every kind, exact
+    money, dates, whole numbers and flags."""
+    spec = DatasetSpec("writer_round_trip", "every kind of cell", (), ("line_no",), lambda *_: [], money=("amount",))
+    engine = sa.create_engine(database_url)
+    awkward = ["tab\there", "two\nlines", "back\\slash", "\\N", "quote \" and '", "Māori café ✓", ""]
+    count = len(awkward)
+    frame = pd.DataFrame(
+        {
+            "line_no": list(range(count + 1)),
+            "text": [*awkward, None],
+            "day": [date(2026, 1, i + 1) for i in range(count)] + [None],
+            "number": [*range(10, 10 + count), None],
+            "flag": [i % 2 == 0 for i in range(count)] + [None],
+            "amount": [Decimal("-1234567.89"), *(Decimal(f"{i}.05") for i in range(count - 1)), None],
+        }
+    )
+    assert write_dataset(engine, spec, "t1", [frame]) == len(frame)
+    stored = read_dataset(engine, spec, "t1").sort_values("line_no", ignore_index=True)
+    assert stored["text"].tolist() == [*awkward, None]
+    assert [None if pd.isna(d) else str(d)[:10] for d in stored["day"]] == [*map(str, frame["day"][:-1]), None]
+    assert [None if pd.isna(n) else int(n) for n in stored["number"]] == [*range(10, 10 + count), None]
+    assert [None if pd.isna(f) else bool(f) for f in stored["flag"]] == frame["flag"].tolist()
+    assert stored["amount"].tolist() == frame["amount"].tolist()
     engine.dispose()
