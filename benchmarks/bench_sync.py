@@ -70,7 +70,7 @@ def sandbox_process(size: str, window: float) -> Iterator[dict[str, Any]]:
         line = child.stdout.readline()
         if not line:
             raise RuntimeError("the sandbox process exited before printing its address")
-        yield json.loads(line)
+        yield {**json.loads(line), "pid": child.pid}
     finally:
         child.kill()
         child.wait(30)
@@ -381,6 +381,48 @@ def print_calls(rows: list[dict[str, Any]]) -> None:
           f"daily < 5% of {5000:,})", flush=True)  # fmt: skip
 
 
+@dataclass(frozen=True)
+class CpuSample:
+    """CPU seconds (user + system) used so far by the three parties of a sync, at one moment."""
+
+    at: float  # Unix seconds
+    client: float  # the measured process and its children (`xero-assets sync`, or this process for the download)
+    sandbox: float
+    postgres: float  # every PostgreSQL server process on this machine (0 with SQLite)
+
+    def until(self, later: CpuSample) -> dict[str, float]:
+        return {"wall": later.at - self.at, "client": later.client - self.client,
+                "sandbox": later.sandbox - self.sandbox, "postgres": later.postgres - self.postgres}  # fmt: skip
+
+
+def _cpu_seconds(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for one in processes:
+        try:
+            times = one.cpu_times()
+        except psutil.Error:  # ended between listing and reading
+            continue
+        total += times.user + times.system
+    return total
+
+
+def cpu_sample(client: psutil.Process, sandbox_pid: int) -> CpuSample:
+    """Where the CPU went: a 2-core machine runs the client, the sandbox and the database at once, so a sync that
+    is slow against its download is either short of CPU (the three together near 2 cores) or bound by its own
+    process (the client near 1 core: Python's lock, or SQLite's one writer)."""
+    servers = [p for p in psutil.process_iter(["name"]) if "postgres" in (p.info["name"] or "")]
+    return CpuSample(
+        time.time(),
+        _cpu_seconds([client, *client.children(recursive=True)]),
+        _cpu_seconds([psutil.Process(sandbox_pid)]),
+        _cpu_seconds(servers),
+    )
+
+
+def _nearest(samples: list[CpuSample], moment: float) -> CpuSample:
+    return min(samples, key=lambda sample: abs(sample.at - moment))
+
+
 def _tree_rss_mb(process: psutil.Process) -> float:
     total = 0
     for one in [process, *process.children(recursive=True)]:
@@ -408,6 +450,8 @@ class CliMeasure:
     planning: int  # the planner's probes before the first read (a list's itemCount, the journals' last number)
     http_429s: int
     calls_by_api: dict[str, int]
+    sync_cpu: dict[str, float]  # CpuSample.until over the sync step
+    download_cpu: dict[str, float]  # over the download-only re-read
 
     @property
     def ratio(self) -> float:
@@ -424,6 +468,11 @@ class CliMeasure:
             f"{tag} sync {self.sync_s:.1f} s / download only {self.download_s:.1f} s = {self.ratio:.2f} "
             f"(goal <= {RATIO_GOAL}); every dataset built in {self.datasets_s:.1f} s = "
             f"{self.datasets_s / self.sync_s:.2f} of the sync (goal < 1)",
+            *(
+                f"{tag} CPU seconds during the {name} ({cpu['wall']:.0f} s): client {cpu['client']:.0f}, "
+                f"sandbox {cpu['sandbox']:.0f}, PostgreSQL {cpu['postgres']:.0f}"
+                for name, cpu in (("sync", self.sync_cpu), ("download", self.download_cpu))
+            ),
             f"{tag} most calls: "
             + ", ".join(f"{api} {n:,}" for api, n in sorted(self.calls_by_api.items(), key=lambda kv: -kv[1])[:6]),
         ]
@@ -451,8 +500,11 @@ def cli_sync(size: str, backend: str, window: float) -> CliMeasure:
         httpx.delete(f"{base}/_sandbox/stats")
         command = [str(Path(sys.executable).with_name("xero-assets")), "sync", "--tenant", connection.tenant_id]
         child = psutil.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        cpu = [cpu_sample(child, info["pid"])]
         while child.poll() is None:
             samples.append((time.time(), _tree_rss_mb(child)))
+            if len(samples) % 20 == 0:  # once a second: process_iter is not free
+                cpu.append(cpu_sample(child, info["pid"]))
             time.sleep(0.05)
         if child.returncode != 0:
             raise RuntimeError(f"xero-assets sync failed: {child.stderr.read().decode()[-2000:]}")
@@ -460,10 +512,12 @@ def cli_sync(size: str, backend: str, window: float) -> CliMeasure:
         sync_stats = httpx.get(f"{base}/_sandbox/stats", timeout=60).json()
         warehouse = Warehouse(make_engine(url))
         client = XeroClient(base, store, limits=RateLimits(minute_seconds=window, per_day=10**7))
+        before = cpu_sample(psutil.Process(), info["pid"])
         started = time.perf_counter()
         results = sync_tenant(client.for_tenant(connection.tenant_id), DownloadOnly(warehouse),
                               granted_scopes=connection.scopes)  # fmt: skip
         download_s = time.perf_counter() - started
+        download_cpu = before.until(cpu_sample(psutil.Process(), info["pid"]))
         client.close()
         truth = httpx.get(f"{base}/_sandbox/truth/{connection.tenant_id}", timeout=300).json()
         minimum = _minimum(warehouse, connection.tenant_id, truth, results)
@@ -485,6 +539,8 @@ def cli_sync(size: str, backend: str, window: float) -> CliMeasure:
         planning=day.probes if day is not None else 0,
         http_429s=int(sync_stats.get("by_status", {}).get("429", 0)),
         calls_by_api=dict(sync_stats["by_api"]),
+        sync_cpu=_nearest(cpu, steps["xero_sync"][0]).until(_nearest(cpu, steps["xero_sync"][1])),
+        download_cpu=download_cpu,
     )
     print("\n".join(measure.lines()), flush=True)
     return measure
