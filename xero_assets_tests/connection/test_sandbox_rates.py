@@ -2,8 +2,10 @@
 the fastest rate the limits allow; a forced minute 429 is waited out; a forced day 429 stops the tenant.
 
 The sandbox's minute window is 2 s for 20 calls (10 calls/s), so the pull takes seconds. The rate is measured from the
-client's own request timestamps, as calls per second between the first and the last call, against that 10/s: a
-count against the limit, not a wall-clock speed, so a slow machine only makes it more conservative.
+client's own request timestamps, as calls per second between the first and the last call, against that 10/s, or
+against what the threads could have sent in the same run had the limiter never made them wait, when that is less:
+on a loaded 2-core machine (the whole suite at once) a call's round trip and decode alone can take longer than eight
+threads need to keep up 10/s, and then the limiter is not what held them back.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from xero_assets.xero.errors import DayLimitReached, RequestRejected
 from xero_assets.xero.scopes import all_scopes
 from xero_assets_tests.connection.conftest import SANDBOX_LIMITS, Sandbox
 
+WORKERS = 8
 NEEDS_A_CONTACT = {"aged_payables_by_contact", "aged_receivables_by_contact"}  # one call per contact: not a list
 
 
@@ -70,7 +73,7 @@ def test_a_concurrent_pull_of_every_api_gets_no_429_and_runs_near_the_limit(
     transport = TimedTransport()
     with XeroClient(sandbox.base_url, store, limits=SANDBOX_LIMITS, transport=transport) as xero:
         client = xero.for_tenant(tenant)
-        with ThreadPoolExecutor(max_workers=8) as pool:
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             outcomes = list(pool.map(lambda api: _pull(client, api, "AU"), apis))
     after = sandbox.stats()
 
@@ -78,15 +81,20 @@ def test_a_concurrent_pull_of_every_api_gets_no_429_and_runs_near_the_limit(
     span = transport.sent[-1] - transport.sent[0]
     achieved = (calls - 1) / span
     best = SANDBOX_LIMITS.best_rate
+    # The threads' time in the pull less their time waiting for the limiter is what the calls themselves took; at most
+    # `concurrent` of them are in flight at once.
+    in_flight = min(WORKERS, SANDBOX_LIMITS.concurrent)
+    unthrottled = in_flight * calls / (WORKERS * span - client.stats.waits_seconds)
     sandbox_429s = sum(after["rate_limited"].values()) - sum(before["rate_limited"].values())
     print(
         f"\n{len(apis)} APIs, {calls} calls in {span:.2f}s: {achieved:.2f} calls/s against a limit of {best:.2f}/s "
-        f"({achieved / best:.0%}); 429s: client {client.stats.rate_limited_429s}, sandbox {sandbox_429s}; "
+        f"({achieved / best:.0%}), {unthrottled:.1f}/s had the limiter never waited; "
+        f"429s: client {client.stats.rate_limited_429s}, sandbox {sandbox_429s}; "
         f"retries {client.stats.retries}"
     )
     assert calls >= 30, outcomes  # enough calls to measure a rate over several windows
     assert client.stats.rate_limited_429s == 0 and sandbox_429s == 0
-    assert achieved >= 0.9 * best
+    assert achieved >= 0.9 * min(best, unthrottled)
     assert achieved <= best * 1.02  # never faster than the limit (a little slack for timer resolution)
 
 
