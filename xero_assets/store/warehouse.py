@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import operator
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -249,20 +250,38 @@ def insert_rows(
     if update is not None:
         sets = ", ".join(f"{n} = excluded.{n}" for n in update)
         sql += f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
-    conn.exec_driver_sql(sql, [tuple(_sqlite_value(row.get(n)) for n in names) for row in rows])
+    conn.exec_driver_sql(sql, sqlite_parameters(table, rows))
 
 
-def _sqlite_value(value: Any) -> Any:
-    """A value as SQLAlchemy's SQLite types store it (so SQLAlchemy reads it back unchanged), without
-    SQLAlchemy's per-row parameter processing, which cost more than SQLite's own work on large pages."""
-    kind = type(value)
-    if kind is datetime:
-        return value.isoformat(" ", "microseconds")  # SQLAlchemy's DATETIME storage format
-    if kind is date:
-        return value.isoformat()
-    if kind is bool:
-        return int(value)
-    return value
+def sqlite_parameters(table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """`rows` as the parameter tuples of an INSERT of every column of `table`, values as SQLAlchemy's SQLite types
+    store them (so SQLAlchemy reads them back unchanged), without SQLAlchemy's per-row parameter processing, which
+    cost more than SQLite's own work on large pages. Rows are picked whole by one `itemgetter` call and only the
+    date and timestamp columns are converted (a value at a time for every column was a tenth of a write)."""
+    names = [c.name for c in table.columns]
+    pick = operator.itemgetter(*names)
+    dated = [i for i, c in enumerate(table.columns) if isinstance(c.type, (sa.Date, sa.DateTime))]
+    try:
+        picked = [pick(row) for row in rows] if len(names) > 1 else [(pick(row),) for row in rows]
+    except KeyError:  # a row without every column: the absent ones are NULL
+        picked = [tuple(row.get(n) for n in names) for row in rows]
+    if not dated:
+        return picked
+    out = []
+    for values in picked:
+        values = list(values)
+        for i in dated:
+            if values[i] is not None:
+                values[i] = _sqlite_moment(values[i])
+        out.append(tuple(values))
+    return out
+
+
+def _sqlite_moment(value: date | datetime) -> str:
+    """A date or timestamp as SQLAlchemy's SQLite DATE and DATETIME store it."""
+    if type(value) is datetime:
+        return value.isoformat(" ", "microseconds")
+    return value.isoformat()
 
 
 def _among(conn: sa.Connection, column: sa.ColumnElement[Any], values: list[str]) -> sa.ColumnElement[bool]:

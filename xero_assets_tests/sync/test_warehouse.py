@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
 
 import pytest
 import sqlalchemy as sa
 
 from xero_assets.store import typed
 from xero_assets.store.db import make_engine
-from xero_assets.store.warehouse import SyncState, Warehouse, flatten_report, now_utc, raw_records
+from xero_assets.store.warehouse import (
+    SyncState,
+    Warehouse,
+    flatten_report,
+    now_utc,
+    raw_records,
+    sqlite_parameters,
+)
 
 
 def _invoice(n: int, status: str = "AUTHORISED", updated_ms: int = 1_700_000_000_000, lines: int = 2) -> dict:
@@ -199,4 +207,36 @@ def test_sqlite_connections_checkpoint_the_wal_every_64_mb(tmp_path) -> None:  #
         pages = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
         page_size = conn.exec_driver_sql("PRAGMA page_size").scalar()
     assert pages == SQLITE_CHECKPOINT_PAGES and pages * page_size == 64 * 2**20
+    engine.dispose()
+
+
+def test_rows_given_to_sqlite_directly_are_stored_as_sqlalchemy_stores_them(tmp_path) -> None:
+    """The sync hands SQLite its parameter tuples itself (`sqlite_parameters`) for speed; what lands in the file must
+    be what SQLAlchemy's own insert writes, or SQLAlchemy would read dates back wrong. A row lacking a column stores
+    NULL there."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    columns = lambda: [  # noqa: E731
+        sa.Column("id", sa.String(16), primary_key=True), sa.Column("day", sa.Date), sa.Column("at", sa.DateTime),
+        sa.Column("flag", sa.Boolean), sa.Column("amount", sa.Numeric(19, 4)), sa.Column("count", sa.Integer),
+    ]  # fmt: skip
+    meta = sa.MetaData()
+    by_sqlalchemy, by_us = sa.Table("by_sqlalchemy", meta, *columns()), sa.Table("by_us", meta, *columns())
+    meta.create_all(engine)
+    rows = [
+        {"id": "a", "day": date(2026, 2, 28), "at": datetime(2026, 2, 28, 13, 5, 9), "flag": True, "amount": 1.5,
+         "count": 3},
+        {"id": "b", "day": None, "at": datetime(2026, 3, 1, 0, 0, 0, 250), "flag": False, "amount": None, "count": 0},
+        {"id": "c", "day": date(1999, 12, 31)},  # the other columns absent
+    ]  # fmt: skip
+    with engine.begin() as conn:
+        for row in rows:
+            conn.execute(by_sqlalchemy.insert(), {"flag": None, "at": None, "amount": None, "count": None, **row})
+        conn.exec_driver_sql("INSERT INTO by_us VALUES (?, ?, ?, ?, ?, ?)", sqlite_parameters(by_us, rows))
+        stored = [
+            conn.exec_driver_sql(f"SELECT * FROM {name} ORDER BY id").all() for name in ("by_sqlalchemy", "by_us")
+        ]
+        read_back = conn.execute(sa.select(by_us).order_by(by_us.c.id)).all()
+    assert stored[0] == stored[1]
+    assert read_back[0].at == datetime(2026, 2, 28, 13, 5, 9) and read_back[1].at.microsecond == 250
+    assert read_back[2].day == date(1999, 12, 31) and read_back[2].at is None
     engine.dispose()
