@@ -386,7 +386,7 @@ class CpuSample:
     """CPU seconds (user + system) used so far by the three parties of a sync, at one moment."""
 
     at: float  # Unix seconds
-    client: float  # the measured process and its children (`xero-assets sync`, or this process for the download)
+    client: float  # the measured process and its children but the sandbox (`xero-assets sync`, or this process)
     sandbox: float
     postgres: float  # every PostgreSQL server process on this machine (0 with SQLite)
 
@@ -413,7 +413,7 @@ def cpu_sample(client: psutil.Process, sandbox_pid: int) -> CpuSample:
     servers = [p for p in psutil.process_iter(["name"]) if "postgres" in (p.info["name"] or "")]
     return CpuSample(
         time.time(),
-        _cpu_seconds([client, *client.children(recursive=True)]),
+        _cpu_seconds([client, *(p for p in client.children(recursive=True) if p.pid != sandbox_pid)]),
         _cpu_seconds([psutil.Process(sandbox_pid)]),
         _cpu_seconds(servers),
     )
