@@ -395,7 +395,9 @@ class CpuSample:
                 "sandbox": later.sandbox - self.sandbox, "postgres": later.postgres - self.postgres}  # fmt: skip
 
 
-def _cpu_seconds(processes: list[psutil.Process]) -> float:
+def _cpu_seconds(processes: list[psutil.Process], reaped_of: psutil.Process | None = None) -> float:
+    """CPU seconds of `processes`, plus those of `reaped_of`'s children that have ended and been waited for (the
+    sync's warehouse writer, once the sync is over)."""
     total = 0.0
     for one in processes:
         try:
@@ -403,6 +405,8 @@ def _cpu_seconds(processes: list[psutil.Process]) -> float:
         except psutil.Error:  # ended between listing and reading
             continue
         total += times.user + times.system
+        if one is reaped_of:
+            total += times.children_user + times.children_system
     return total
 
 
@@ -413,7 +417,7 @@ def cpu_sample(client: psutil.Process, sandbox_pid: int) -> CpuSample:
     servers = [p for p in psutil.process_iter(["name"]) if "postgres" in (p.info["name"] or "")]
     return CpuSample(
         time.time(),
-        _cpu_seconds([client, *(p for p in client.children(recursive=True) if p.pid != sandbox_pid)]),
+        _cpu_seconds([client, *(p for p in client.children(recursive=True) if p.pid != sandbox_pid)], client),
         _cpu_seconds([psutil.Process(sandbox_pid)]),
         _cpu_seconds(servers),
     )

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 
 from xero_assets import catalog, reports
 from xero_assets.catalog import Kind, Paging, XeroApi
+from xero_assets.store import write_behind
 from xero_assets.store.warehouse import Warehouse, now_utc, sync_state
 from xero_assets.sync import (
     TENANT_STOPPERS,
@@ -416,6 +417,7 @@ def planned_sync(
         results = [*firsts, *sync_tenant(
             budgeted, warehouse, chosen, granted_scopes=scopes, full_refresh=full_refresh, today=today,
             on_result=on_result, allow_mass_delete=allow_mass_delete,
+            write_behind=min(plan.planned, plan.budget) >= write_behind.MIN_CALLS,
         )]  # fmt: skip
     except TenantSyncError as exc:
         exc.results[:0] = firsts

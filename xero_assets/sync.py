@@ -19,8 +19,9 @@ import math
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -28,7 +29,8 @@ from typing import Any, Protocol, TypeVar
 from xero_assets import catalog, memory, reports
 from xero_assets.catalog import Kind, Paging, XeroApi
 from xero_assets.store import changes
-from xero_assets.store.warehouse import SyncState, Warehouse, WriteCounts, now_utc
+from xero_assets.store.warehouse import SyncState, Warehouse, WriteCounts, drain, now_utc
+from xero_assets.store.write_behind import WriteBehind
 from xero_assets.xero import dates
 from xero_assets.xero.errors import (
     DayLimitReached,
@@ -144,21 +146,6 @@ def prefetch(pages: Iterator[T], depth: int = 1) -> Iterator[T]:
         stop.set()
 
 
-def drain(records: Sequence[T]) -> Iterator[T]:
-    """Yield a page's records first to last, removing each from the page (a list) as it goes.
-
-    The warehouse writes a page in chunks (`Warehouse.write_records`); handed a drained page, each chunk's records
-    are freed once written instead of living until the whole page is done (a 1,000-invoice page is about 10 MB of
-    dicts). Everything that reads the records (counts, cursors) reads them before the write. A large body's
-    `LazyRecords` holds no decoded record to free: it is read through, one record decoded at a time."""
-    if not isinstance(records, list):
-        yield from records
-        return
-    records.reverse()
-    while records:
-        yield records.pop()
-
-
 def _max_dt(*values: datetime | None) -> datetime | None:
     present = [v for v in values if v is not None]
     return max(present) if present else None
@@ -209,6 +196,26 @@ class _Run:
         self.allow_mass_delete = allow_mass_delete
         # aged-by-contact contacts this API may read: lowered by the sync's call budget (xero_assets.plan)
         self.aged_budget = getattr(client, "aged_budget", reports.aged_contacts_per_sync())
+        self._writing: deque[Future[WriteCounts]] = deque()
+
+    def write_page(self, records: Iterable[Mapping[str, Any]], **options: Any) -> None:
+        """Hand one page (and the state it brings the API to) to the warehouse, which may write it in another
+        process (`WriteBehind`) while the next page is read; counts are added as pages finish, and a failed write
+        raises here at the next page, or at `settle`."""
+        self._writing.append(self.warehouse.write_records_later(self.tenant_id, self.api.name, records, **options))
+        while self._writing and self._writing[0].done():
+            self.result.counts += self._writing.popleft().result()
+
+    def settle(self, raising: bool = True) -> None:
+        """Wait for every page handed over, adding their counts. A failed write raises its error, or, with
+        `raising=False` (the read failed already: its error is the one to report), is logged."""
+        while self._writing:
+            try:
+                self.result.counts += self._writing.popleft().result()
+            except Exception:
+                if raising:
+                    raise
+                log.warning("a page of %s for tenant %s was not stored", self.api.name, self.tenant_id, exc_info=True)
 
     def flag_missing(self, scan_started: datetime, done: SyncState) -> None:
         """After a complete read: flag what Xero no longer returned, unless it is most of the API (see MassDelete).
@@ -299,17 +306,11 @@ def sync_api(
     else:
         run = _Run(client, warehouse, api, result, allow_mass_delete)
         try:
-            if api.kind is Kind.REPORT:
-                _sync_report(run, endpoint, today or datetime.now(UTC).date(), full_refresh)
-            elif api.name == "linked_transactions":
-                _sync_linked_transactions(run, endpoint, state, full_refresh)
-            elif endpoint.paging is Paging.OFFSET:
-                _sync_offset(run, endpoint, state, full_refresh)
-            elif endpoint.paging is Paging.PER_EMPLOYEE:
-                if full_refresh or per_employee_due(warehouse, client.tenant_id, api.name):
-                    _sync_per_employee(run, endpoint, state)
-            else:
-                _sync_scan(run, endpoint, state, full_refresh)
+            try:
+                _read(run, endpoint, state, today or datetime.now(UTC).date(), full_refresh)
+            except BaseException:
+                run.settle(raising=False)  # the pages handed over before it are stored, counted, and resumed from
+                raise
         except ScopeNotGranted as exc:
             result.skipped = f"scope {exc.scope or api.missing_scope(())} not granted (Xero answered 401)"
         except RequestRejected as exc:
@@ -328,6 +329,21 @@ def sync_api(
     result.day_remaining = getattr(stats, "day_remaining", None)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _read(run: _Run, endpoint: catalog.Endpoint, state: SyncState, today: date, full_refresh: bool) -> None:
+    """Read the API the way its paging kind allows, storing as it goes."""
+    if run.api.kind is Kind.REPORT:
+        _sync_report(run, endpoint, today, full_refresh)
+    elif run.api.name == "linked_transactions":
+        _sync_linked_transactions(run, endpoint, state, full_refresh)
+    elif endpoint.paging is Paging.OFFSET:
+        _sync_offset(run, endpoint, state, full_refresh)
+    elif endpoint.paging is Paging.PER_EMPLOYEE:
+        if full_refresh or per_employee_due(run.warehouse, run.tenant_id, run.api.name):
+            _sync_per_employee(run, endpoint, state)
+    else:
+        _sync_scan(run, endpoint, state, full_refresh)
 
 
 def _sync_scan(run: _Run, endpoint: catalog.Endpoint, state: SyncState, full_refresh: bool) -> None:
@@ -358,12 +374,13 @@ def _sync_scan(run: _Run, endpoint: catalog.Endpoint, state: SyncState, full_ref
             scan_max_updated=newest,
             paused_until=None,
         )
-        run.result.counts += wh.write_records(
-            tenant, api.name, drain(page.records), id_field=endpoint.id_field, updated_field=endpoint.updated_field,
+        run.write_page(
+            drain(page.records), id_field=endpoint.id_field, updated_field=endpoint.updated_field,
             seen_at=now_utc(), state=progress, touch_unchanged=complete,
         )  # fmt: skip
         state = progress
         del page  # freed while the next page is awaited (see `prefetch`)
+    run.settle()
     done = replace(
         state,
         updated_cursor=_max_dt(state.updated_cursor, newest) if endpoint.modified_since else None,
@@ -397,12 +414,13 @@ def _sync_offset(run: _Run, endpoint: catalog.Endpoint, state: SyncState, full_r
             updated_cursor=_max_dt(state.updated_cursor, _newest(page.records, endpoint.updated_field)),
             paused_until=None,
         )
-        run.result.counts += wh.write_records(
-            tenant, run.api.name, drain(page.records), id_field=endpoint.id_field,
-            updated_field=endpoint.updated_field, seen_at=now_utc(), state=progress,
+        run.write_page(
+            drain(page.records), id_field=endpoint.id_field, updated_field=endpoint.updated_field,
+            seen_at=now_utc(), state=progress,
         )  # fmt: skip
         state, offset = progress, progress.journal_offset or offset
         del page  # freed while the next page is awaited (see `prefetch`)
+    run.settle()
     wh.save_state(tenant, run.api.name, replace(state, paused_until=None, last_completed=now_utc()))
 
 
@@ -691,8 +709,12 @@ def sync_tenant(
     today: date | None = None,
     on_result: Callable[[SyncResult], None] | None = None,
     allow_mass_delete: bool = False,
+    write_behind: bool = False,
 ) -> list[SyncResult]:
     """Sync `apis` (default: every syncable API) for one tenant, sharing one client and so one rate limiter.
+
+    With `write_behind`, the warehouse writes run in a child process (`xero_assets.store.write_behind`) while this
+    one reads: worth its start-up for a large read, which `xero_assets.plan` decides from the sync's planned calls.
 
     Organisation goes first when the country is needed and unknown; payroll leave and the aged reports go last.
     One API failing does not stop the others: after all have finished, TenantSyncError carries the results of
@@ -704,6 +726,29 @@ def sync_tenant(
     large API's pages freed does not stay resident for the rest of the sync and the dataset steps after it.
     """
     memory.bound_heap()
+    writer = WriteBehind.start_or_none(warehouse) if write_behind else None
+    try:
+        return _sync_tenant(
+            client, writer or warehouse, apis, granted_scopes=granted_scopes, full_refresh=full_refresh,
+            max_workers=max_workers, today=today, on_result=on_result, allow_mass_delete=allow_mass_delete,
+        )  # fmt: skip
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def _sync_tenant(
+    client: TenantClientLike,
+    warehouse: Warehouse,
+    apis: Sequence[XeroApi] | None,
+    *,
+    granted_scopes: Iterable[str],
+    full_refresh: bool,
+    max_workers: int,
+    today: date | None,
+    on_result: Callable[[SyncResult], None] | None,
+    allow_mass_delete: bool,
+) -> list[SyncResult]:
     chosen = list(apis if apis is not None else catalog.SYNCABLE)
     scopes = tuple(granted_scopes)
     results: dict[str, SyncResult] = {}

@@ -265,8 +265,8 @@ class TenantClient:
         """Every page of `endpoint`, paged the way Xero pages it (never an unpaged first call).
 
         Nothing here reads a page after yielding it or keeps it while reading the next, so a consumer may empty a
-        page's records as it writes them (`xero_assets.sync.drain`) and a page lives no longer than its consumer
-        keeps it."""
+        page's records as it writes them (`xero_assets.store.warehouse.drain`) and a page lives no longer than its
+        consumer keeps it."""
         base = {**endpoint.params, **(params or {})}
         since = modified_since if endpoint.modified_since else None
         path = endpoint.full_path

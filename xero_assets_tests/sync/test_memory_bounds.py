@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 from xero_assets import catalog, cli, memory
 from xero_assets.store.db import make_engine
-from xero_assets.store.warehouse import WRITE_CHUNK, Warehouse, now_utc
-from xero_assets.sync import drain, prefetch, sync_tenant
+from xero_assets.store.warehouse import WRITE_CHUNK, Warehouse, drain, now_utc
+from xero_assets.sync import prefetch, sync_tenant
 
 
 class Page:

@@ -86,7 +86,9 @@ def test_quiet_edits_need_a_full_refresh_which_finds_them(small: Synced) -> None
     assert (full.counts.updated, full.counts.inserted, full.full_read) == (1, 0, True)
 
 
-def test_a_sync_killed_mid_way_resumes_and_ends_equal_to_the_books(small: Synced) -> None:
+@pytest.mark.parametrize("write_behind", [False, True], ids=["in-process", "write-behind"])
+def test_a_sync_killed_mid_way_resumes_and_ends_equal_to_the_books(small: Synced, write_behind: bool) -> None:
+    """SIGKILL to the sync's process group: with write-behind, the writer process dies with it, mid-queue."""
     tenant = _first_tenant(small)
     small.control("POST", "faults", json={"kind": "slow", "delay_ms": 40, "target": "data", "rate": 1.0})
     child = subprocess.Popen(
@@ -98,6 +100,7 @@ def test_a_sync_killed_mid_way_resumes_and_ends_equal_to_the_books(small: Synced
             small.database_url,
             small.secret_key,
             tenant,
+            *(["write-behind"] if write_behind else []),
         ],
         cwd=ROOT,
         start_new_session=True,
