@@ -410,16 +410,23 @@ def _cpu_seconds(processes: list[psutil.Process], reaped_of: psutil.Process | No
     return total
 
 
-def cpu_sample(client: psutil.Process, sandbox_pid: int) -> CpuSample:
+def cpu_sample(client: psutil.Process, sandbox_pid: int, servers_seen: dict[int, float] | None = None) -> CpuSample:
     """Where the CPU went: a 2-core machine runs the client, the sandbox and the database at once, so a sync that
     is slow against its download is either short of CPU (the three together near 2 cores) or bound by its own
-    process (the client near 1 core: Python's lock, or SQLite's one writer)."""
-    servers = [p for p in psutil.process_iter(["name"]) if "postgres" in (p.info["name"] or "")]
+    process (the client near 1 core: Python's lock, or SQLite's one writer).
+
+    PostgreSQL serves each connection from a process of its own that ends with the connection (the sync's writer
+    process closes its own before the sync step ends): `servers_seen`, shared by a series of samples, keeps each
+    server process's last figure, so a sample still counts the CPU of those that ended since the one before."""
+    seen = {} if servers_seen is None else servers_seen
+    for server in psutil.process_iter(["name"]):
+        if "postgres" in (server.info["name"] or ""):
+            seen[server.pid] = _cpu_seconds([server]) or seen.get(server.pid, 0.0)
     return CpuSample(
         time.time(),
         _cpu_seconds([client, *(p for p in client.children(recursive=True) if p.pid != sandbox_pid)], client),
         _cpu_seconds([psutil.Process(sandbox_pid)]),
-        _cpu_seconds(servers),
+        sum(seen.values()),
     )
 
 
@@ -504,11 +511,12 @@ def cli_sync(size: str, backend: str, window: float) -> CliMeasure:
         httpx.delete(f"{base}/_sandbox/stats")
         command = [str(Path(sys.executable).with_name("xero-assets")), "sync", "--tenant", connection.tenant_id]
         child = psutil.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        cpu = [cpu_sample(child, info["pid"])]
+        servers: dict[int, float] = {}
+        cpu = [cpu_sample(child, info["pid"], servers)]
         while child.poll() is None:
             samples.append((time.time(), _tree_rss_mb(child)))
             if len(samples) % 20 == 0:  # once a second: process_iter is not free
-                cpu.append(cpu_sample(child, info["pid"]))
+                cpu.append(cpu_sample(child, info["pid"], servers))
             time.sleep(0.05)
         if child.returncode != 0:
             raise RuntimeError(f"xero-assets sync failed: {child.stderr.read().decode()[-2000:]}")
@@ -516,12 +524,12 @@ def cli_sync(size: str, backend: str, window: float) -> CliMeasure:
         sync_stats = httpx.get(f"{base}/_sandbox/stats", timeout=60).json()
         warehouse = Warehouse(make_engine(url))
         client = XeroClient(base, store, limits=RateLimits(minute_seconds=window, per_day=10**7))
-        before = cpu_sample(psutil.Process(), info["pid"])
+        before = cpu_sample(psutil.Process(), info["pid"], servers)
         started = time.perf_counter()
         results = sync_tenant(client.for_tenant(connection.tenant_id), DownloadOnly(warehouse),
                               granted_scopes=connection.scopes)  # fmt: skip
         download_s = time.perf_counter() - started
-        download_cpu = before.until(cpu_sample(psutil.Process(), info["pid"]))
+        download_cpu = before.until(cpu_sample(psutil.Process(), info["pid"], servers))
         client.close()
         truth = httpx.get(f"{base}/_sandbox/truth/{connection.tenant_id}", timeout=300).json()
         minimum = _minimum(warehouse, connection.tenant_id, truth, results)

@@ -417,7 +417,7 @@ def planned_sync(
         results = [*firsts, *sync_tenant(
             budgeted, warehouse, chosen, granted_scopes=scopes, full_refresh=full_refresh, today=today,
             on_result=on_result, allow_mass_delete=allow_mass_delete,
-            write_behind=min(plan.planned, plan.budget) >= write_behind.MIN_CALLS,
+            write_behind=write_behind.worth_it(warehouse, min(plan.planned, plan.budget)),
         )]  # fmt: skip
     except TenantSyncError as exc:
         exc.results[:0] = firsts

@@ -15,7 +15,7 @@ from xero_assets import catalog, plan
 from xero_assets.sandbox.server import running_sandbox
 from xero_assets.store import typed, write_behind
 from xero_assets.store.db import make_engine
-from xero_assets.store.warehouse import Warehouse, now_utc
+from xero_assets.store.warehouse import SyncState, Warehouse, now_utc
 from xero_assets.sync import SyncResult, TenantSyncError
 from xero_assets.xero.client import XeroClient
 from xero_assets_tests.sync.conftest import Synced, assert_matches_truth, connect, fast_config
@@ -130,7 +130,8 @@ def test_a_sync_planned_at_many_calls_writes_through_the_writer(small: Synced, m
     seen.clear()
     monkeypatch.setattr(write_behind, "MIN_CALLS", 1)
     planned()
-    assert max(seen) == 1
+    on_sqlite = small.warehouse.engine.dialect.name == "sqlite"
+    assert max(seen) == (1 if on_sqlite else 0)  # PostgreSQL writes from a server process of its own already
     assert_matches_truth(small, tenant)
 
 
@@ -153,4 +154,23 @@ def test_a_read_waits_for_the_writes_issued_before_it(database_url: str) -> None
         ]
         assert writer.count("t1", "quotes") == 3000
         assert [f.result().inserted for f in pending] == [1000, 1000, 1000]
+    warehouse.engine.dispose()
+
+
+def test_each_apis_pages_are_applied_in_the_order_they_were_handed_over(database_url: str) -> None:
+    """Pages of two APIs interleaved, each carrying the cursor it reaches: each API's must land in order, or the
+    cursor saved last would be an earlier page's."""
+    warehouse = Warehouse(make_engine(database_url))
+    warehouse.create()
+    with write_behind.WriteBehind(warehouse) as writer:
+        for page in range(12):
+            for api, id_field in (("quotes", "QuoteID"), ("contacts", "ContactID")):
+                records = [{id_field: f"{api}-{page}-{i}"} for i in range(200 if api == "quotes" else 5)]
+                writer.write_records_later(
+                    "t1", api, records, id_field=id_field, updated_field=None, seen_at=now_utc(),
+                    state=SyncState(journal_offset=page),
+                )  # fmt: skip
+        assert writer.state("t1", "quotes").journal_offset == 11
+        assert writer.state("t1", "contacts").journal_offset == 11
+        assert writer.count("t1", "quotes") == 12 * 200
     warehouse.engine.dispose()
