@@ -190,8 +190,6 @@ class WriteBehind(Warehouse):
     def _submit(
         self, method: str, args: tuple[Any, ...], options: Mapping[str, Any], records: bytearray | None = None
     ) -> Future:
-        if self._gone is not None:
-            raise self._gone
         future: Future[Any] = Future()
         call = pickle.dumps((method, args, dict(options), records is not None), protocol=pickle.HIGHEST_PROTOCOL)
         with self._pending_lock:  # the receiver sets `_gone` under this lock: a write is failed by it or refused here

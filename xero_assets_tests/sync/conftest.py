@@ -9,6 +9,7 @@ it, because a session of tests makes many full syncs of the same tenants.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -102,6 +103,18 @@ def connect(handle: SandboxHandle, database_url: str, scopes: list[str] | None =
     warehouse.create()
     client = XeroClient(handle.base_url, store, limits=fast_limits(**limits))
     return Synced(handle, store, client, warehouse, connections, key, database_url)
+
+
+@contextmanager
+def private_synced(database_url: str, **config: Any) -> Iterator[Synced]:
+    """A sandbox of the test's own (`fast_config(**config)`), connected to a warehouse on `database_url`: for tests
+    that mutate the books, slow Xero down or break the warehouse under a sync."""
+    with running_sandbox(fast_config(**config)) as handle:
+        synced = connect(handle, database_url)
+        try:
+            yield synced
+        finally:
+            synced.close()
 
 
 @pytest.fixture

@@ -15,17 +15,14 @@ from xero_assets.defs.dashboards import DATASETS, dataset_key
 from xero_assets.defs.partitions import TENANT_PARTITIONS_NAME
 from xero_assets.defs.raw import raw_key
 from xero_assets.defs.resources import WarehouseResource, XeroResource
-from xero_assets.sandbox.server import running_sandbox
 from xero_assets.xero.scopes import all_scopes
-from xero_assets_tests.sync.conftest import DAY_LIMIT, WINDOW_S, Synced, connect, fast_config
+from xero_assets_tests.sync.conftest import DAY_LIMIT, WINDOW_S, Synced, private_synced
 
 
 @pytest.fixture
 def synced(sqlite_url: str) -> Iterator[Synced]:
-    with running_sandbox(fast_config(tenants=2, size="small")) as handle:
-        s = connect(handle, sqlite_url)
+    with private_synced(sqlite_url, tenants=2, size="small") as s:
         yield s
-        s.close()
 
 
 def resources_for(s: Synced) -> dict[str, Any]:

@@ -16,11 +16,10 @@ import pytest
 import sqlalchemy as sa
 
 from xero_assets import catalog, reports
-from xero_assets.sandbox.server import running_sandbox
 from xero_assets.store import typed
 from xero_assets.store.warehouse import raw_records
 from xero_assets.sync import _report_document
-from xero_assets_tests.sync.conftest import Synced, connect, fast_config
+from xero_assets_tests.sync.conftest import Synced, private_synced
 from xero_assets_tests.sync.test_datasets import READS, build_and_check, failures, inputs_for
 
 NAMES = ("organisation", "contacts", "invoices", "payments", "journals", "trial_balance", "profit_and_loss")
@@ -31,10 +30,8 @@ WITH_DATASETS = [catalog.get(name) for name in sorted({*NAMES, *(api.name for ap
 
 @pytest.fixture
 def synced(sqlite_url: str) -> Iterator[Synced]:
-    with running_sandbox(fast_config(tenants=1, size="small")) as handle:
-        synced = connect(handle, sqlite_url)
+    with private_synced(sqlite_url, tenants=1, size="small") as synced:
         yield synced
-        synced.close()
 
 
 def stored(synced: Synced, tenant: str, api: str, period: str) -> dict[str, Any]:

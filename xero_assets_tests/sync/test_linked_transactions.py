@@ -11,10 +11,9 @@ import pytest
 import sqlalchemy as sa
 
 from xero_assets import catalog
-from xero_assets.sandbox.server import running_sandbox
 from xero_assets.store import typed
 from xero_assets.store.warehouse import raw_records
-from xero_assets_tests.sync.conftest import Synced, connect, fast_config
+from xero_assets_tests.sync.conftest import Synced, private_synced
 
 APIS = [
     catalog.get(name) for name in ("organisation", "contacts", "invoices", "bank_transactions", "linked_transactions")
@@ -23,10 +22,8 @@ APIS = [
 
 @pytest.fixture
 def synced(sqlite_url: str) -> Iterator[Synced]:
-    with running_sandbox(fast_config(tenants=1, size="medium")) as handle:
-        synced = connect(handle, sqlite_url)
+    with private_synced(sqlite_url, tenants=1, size="medium") as synced:
         yield synced
-        synced.close()
 
 
 def stored_links(synced: Synced, tenant: str) -> dict[str, dict]:

@@ -15,9 +15,8 @@ import pytest
 import sqlalchemy as sa
 
 from xero_assets import catalog
-from xero_assets.sandbox.server import running_sandbox
 from xero_assets.store.warehouse import now_utc, raw_records
-from xero_assets_tests.sync.conftest import Synced, assert_matches_truth, connect, fast_config
+from xero_assets_tests.sync.conftest import Synced, assert_matches_truth, private_synced
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = "xero_assets_tests.sync._sync_child"
@@ -27,10 +26,8 @@ RECORD_APIS = [a for a in catalog.SYNCABLE if a.kind is not catalog.Kind.REPORT]
 @pytest.fixture
 def small(database_url: str) -> Iterator[Synced]:
     """A private sandbox (tests here mutate it or inject faults) with small organisations of each country."""
-    with running_sandbox(fast_config(tenants=4, size="small")) as handle:
-        synced = connect(handle, database_url)
+    with private_synced(database_url, tenants=4, size="small") as synced:
         yield synced
-        synced.close()
 
 
 def _first_tenant(synced: Synced, country: str = "AU") -> str:

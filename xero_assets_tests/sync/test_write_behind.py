@@ -12,13 +12,12 @@ import pytest
 import sqlalchemy as sa
 
 from xero_assets import catalog, plan
-from xero_assets.sandbox.server import running_sandbox
 from xero_assets.store import typed, write_behind
 from xero_assets.store.db import make_engine
 from xero_assets.store.warehouse import SyncState, Warehouse, now_utc
 from xero_assets.sync import SyncResult, TenantSyncError
 from xero_assets.xero.client import XeroClient
-from xero_assets_tests.sync.conftest import Synced, assert_matches_truth, connect, fast_config
+from xero_assets_tests.sync.conftest import Synced, assert_matches_truth, private_synced
 
 WRITER_MODULE = "xero_assets.store.write_behind"
 
@@ -26,10 +25,8 @@ WRITER_MODULE = "xero_assets.store.write_behind"
 @pytest.fixture
 def small(database_url: str) -> Iterator[Synced]:
     """A private sandbox: these tests slow it down or break the warehouse under it."""
-    with running_sandbox(fast_config(tenants=2, size="small")) as handle:
-        synced = connect(handle, database_url)
+    with private_synced(database_url, tenants=2, size="small") as synced:
         yield synced
-        synced.close()
 
 
 def _tenant(synced: Synced) -> str:
